@@ -1,0 +1,277 @@
+// The TCP relay. One session per downstream connection:
+//   Connecting: downstream reads are off until the upstream connects (nothing is buffered).
+//   Relaying:   each read block is handed to the other side's write queue without a copy; a
+//               side whose queue passes the high watermark pauses reading on the other side
+//               until it drains to the low watermark. FIN in one direction becomes a shutdown
+//               of the other after its queue is flushed; a reset on either side resets both.
+//   Closing:    handles close; the session frees itself when the last one has.
+#include "filters/network/tcp_proxy/tcp_proxy.h"
+
+#include <uv.h>
+
+#include "absl/status/status.h"
+#include "proxy/common/log.h"
+#include "proxy/common/strings.h"
+#include "proxy/net/connection.h"
+#include "proxy/server/worker.h"
+
+namespace remora::filters {
+namespace {
+
+using net::Connection;
+
+class TcpProxySession : public server::Session, public Connection::Callbacks {
+ public:
+  TcpProxySession(server::Worker& worker, std::shared_ptr<const TcpProxyFactory> factory,
+                  Connection* downstream, const server::ConnectionInfo& info)
+      : worker_(worker),
+        factory_(std::move(factory)),
+        stats_(factory_->stats(worker.index())),
+        cluster_stats_(factory_->cluster().stats(worker.index())),
+        down_(downstream) {
+    worker_.addSession(this, info.listener);
+    uv_timer_init(worker_.loop().uv(), &timer_);
+    timer_.data = this;
+    down_->setCallbacks(this);
+  }
+
+  void start(const server::ConnectionInfo& info) {
+    stats_.downstream_cx_total.inc();
+    const upstream::Cluster& cluster = factory_->cluster();
+    auto dest = cluster.pickDestination(info.original_dst ? &*info.original_dst : nullptr);
+    if (!dest.ok()) {
+      stats_.downstream_cx_no_route.inc();
+      cluster_stats_.upstream_cx_none_healthy.inc();
+      REMORA_LOG(Debug, "[C%d] %s", down_->id(), dest.status().message());
+      finish(Connection::CloseMode::Abort);
+      return;
+    }
+    const config::ClusterConfig& cc = cluster.config();
+    up_ = Connection::create(worker_.loop(), factory_->bufferLimit());
+    up_->setCallbacks(this);
+    cluster_stats_.upstream_cx_total.inc();
+    cluster_stats_.upstream_cx_active.add();
+    upstream_counted_ = true;
+    auto status = up_->connect(*dest, cc.source_address ? &*cc.source_address : nullptr);
+    if (!status.ok()) {
+      cluster_stats_.upstream_cx_connect_fail.inc();
+      REMORA_LOG(Debug, "[C%d] upstream %s: %s", down_->id(), dest->toString(), status.message());
+      finish(Connection::CloseMode::Abort);
+      return;
+    }
+    REMORA_LOG(Debug, "[C%d] connecting to %s (cluster %s) as [C%d]", down_->id(), dest->toString(),
+               cluster.name(), up_->id());
+    uv_timer_start(&timer_, &TcpProxySession::onTimer,
+                   static_cast<uint64_t>(cc.connect_timeout.count()), 0);
+  }
+
+  void abort() override { finish(Connection::CloseMode::Abort); }
+
+  // --- Connection::Callbacks ---
+  void onConnect(Connection& conn, int status) override {
+    if (finishing_) return;
+    if (status != 0) {
+      cluster_stats_.upstream_cx_connect_fail.inc();
+      REMORA_LOG(Debug, "[C%d] upstream connect failed: %s", down_->id(), uv_err_name(status));
+      finish(Connection::CloseMode::Abort);
+      return;
+    }
+    connected_ = true;
+    last_activity_ = worker_.loop().now();
+    down_->readEnable(true);
+    up_->readEnable(true);
+    armIdleTimer(idleTimeoutMs());
+  }
+
+  void onData(Connection& conn, event::Block* block) override {
+    last_activity_ = worker_.loop().now();
+    if (&conn == down_) {
+      stats_.downstream_cx_rx_bytes_total.inc(block->len);
+      cluster_stats_.upstream_cx_tx_bytes_total.inc(block->len);
+    } else {
+      cluster_stats_.upstream_cx_rx_bytes_total.inc(block->len);
+      stats_.downstream_cx_tx_bytes_total.inc(block->len);
+    }
+    Connection* other = peer(conn);
+    if (other == nullptr) {
+      worker_.loop().blocks().release(block);
+      return;
+    }
+    other->write(block);
+  }
+
+  void onEof(Connection& conn) override {
+    Connection* other = peer(conn);
+    if (other != nullptr) other->shutdownWrite();
+    maybeDone();
+  }
+
+  void onShutdown(Connection& conn, int status) override { maybeDone(); }
+
+  void onError(Connection& conn, int uv_error) override {
+    REMORA_LOG(Debug, "[C%d] %s error: %s", conn.id(), &conn == down_ ? "downstream" : "upstream",
+               uv_err_name(uv_error));
+    if (&conn == up_) upstream_remote_close_ = true;
+    stats_.downstream_cx_reset.inc();
+    finish(Connection::CloseMode::Abort);
+  }
+
+  void onAboveWriteWatermark(Connection& conn) override {
+    Connection* other = peer(conn);
+    if (other == nullptr) return;
+    other->readEnable(false);
+    if (other == down_) {
+      stats_.downstream_flow_control_paused_reading_total.inc();
+    } else {
+      cluster_stats_.upstream_flow_control_paused_reading_total.inc();
+    }
+  }
+
+  void onBelowWriteWatermark(Connection& conn) override {
+    Connection* other = peer(conn);
+    if (other == nullptr || finishing_ || !connected_) return;
+    other->readEnable(true);
+    if (other == down_) {
+      stats_.downstream_flow_control_resumed_reading_total.inc();
+    } else {
+      cluster_stats_.upstream_flow_control_resumed_reading_total.inc();
+    }
+  }
+
+  void onClosed(Connection& conn) override {
+    if (&conn == up_) {
+      up_ = nullptr;
+      if (upstream_counted_) {
+        cluster_stats_.upstream_cx_active.sub();
+        if (upstream_remote_close_) {
+          cluster_stats_.upstream_cx_destroy_remote.inc();
+        } else {
+          cluster_stats_.upstream_cx_destroy_local.inc();
+        }
+      }
+    } else if (&conn == down_) {
+      down_ = nullptr;
+    }
+    handleClosed();
+  }
+
+ private:
+  Connection* peer(Connection& conn) { return &conn == down_ ? up_ : down_; }
+
+  uint64_t idleTimeoutMs() const {
+    return static_cast<uint64_t>(factory_->config().idle_timeout.count());
+  }
+
+  void armIdleTimer(uint64_t ms) {
+    if (ms == 0) return;  // disabled
+    uv_timer_start(&timer_, &TcpProxySession::onTimer, ms, 0);
+  }
+
+  static void onTimer(uv_timer_t* timer) {
+    auto* self = static_cast<TcpProxySession*>(timer->data);
+    if (self->finishing_) return;
+    if (!self->connected_) {
+      self->cluster_stats_.upstream_cx_connect_timeout.inc();
+      self->cluster_stats_.upstream_cx_connect_fail.inc();
+      REMORA_LOG(Debug, "[C%d] upstream connect timeout", self->down_->id());
+      self->finish(Connection::CloseMode::Abort);
+      return;
+    }
+    uint64_t idle = self->idleTimeoutMs();
+    uint64_t quiet = self->worker_.loop().now() - self->last_activity_;
+    if (quiet < idle) {
+      self->armIdleTimer(idle - quiet);
+      return;
+    }
+    self->stats_.idle_timeout.inc();
+    REMORA_LOG(Debug, "[C%d] idle timeout", self->down_->id());
+    self->finish(Connection::CloseMode::Flush);
+  }
+
+  // Both directions are finished once each side sent FIN and each shutdown completed.
+  void maybeDone() {
+    if (finishing_ || down_ == nullptr || up_ == nullptr) return;
+    bool down_done = down_->eofReceived() && up_->writeShutdownComplete();
+    bool up_done = up_->eofReceived() && down_->writeShutdownComplete();
+    if (down_done && up_done) {
+      upstream_remote_close_ = true;
+      finish(Connection::CloseMode::Flush);
+    }
+  }
+
+  // Closes everything. Flush keeps queued bytes unless a peer is stuck (then resets it).
+  void finish(Connection::CloseMode mode) {
+    if (finishing_) return;
+    finishing_ = true;
+    worker_.removeSession(this);
+    uv_timer_stop(&timer_);
+    uv_close(reinterpret_cast<uv_handle_t*>(&timer_), [](uv_handle_t* h) {
+      auto* self = static_cast<TcpProxySession*>(h->data);
+      self->timer_closed_ = true;
+      self->handleClosed();
+    });
+    for (Connection* c : {down_, up_}) {
+      if (c == nullptr) continue;
+      // Queued bytes at this point belong to a peer that stopped reading (the normal end has
+      // nothing queued): waiting for them could last forever, so that peer is reset.
+      bool stuck = c->pendingWriteBytes() > 0;
+      c->close(mode == Connection::CloseMode::Flush && !stuck ? Connection::CloseMode::Flush
+                                                              : Connection::CloseMode::Abort);
+    }
+  }
+
+  void handleClosed() {
+    if (down_ == nullptr && up_ == nullptr && timer_closed_) delete this;
+  }
+
+  server::Worker& worker_;
+  std::shared_ptr<const TcpProxyFactory> factory_;
+  TcpProxyStats& stats_;
+  upstream::ClusterStats& cluster_stats_;
+  Connection* down_;
+  Connection* up_ = nullptr;
+  uv_timer_t timer_;
+  uint64_t last_activity_ = 0;
+  bool connected_ = false;
+  bool finishing_ = false;
+  bool timer_closed_ = false;
+  bool upstream_counted_ = false;
+  bool upstream_remote_close_ = false;
+};
+
+}  // namespace
+
+TcpProxyFactory::TcpProxyFactory(config::TcpProxyConfig config, upstream::ClusterSharedPtr cluster,
+                                 uint32_t buffer_limit, stats::Store& store, size_t workers)
+    : config_(std::move(config)),
+      cluster_(std::move(cluster)),
+      buffer_limit_(buffer_limit),
+      stats_(std::make_shared<stats::ShardedScope<TcpProxyStats>>(
+          workers, cat("tcp.", config_.stat_prefix, "."), "tcp",
+          std::vector<std::pair<std::string, std::string>>{
+              {"envoy_tcp_prefix", config_.stat_prefix}})) {
+  store.add(stats_);
+}
+
+void TcpProxyFactory::onAccept(server::Worker& worker, net::Connection* conn,
+                               const server::ConnectionInfo& info) {
+  auto* session = new TcpProxySession(worker, shared_from_this(), conn, info);
+  session->start(info);
+}
+
+absl::StatusOr<server::NetworkFilterFactorySharedPtr> createTcpProxyFactory(
+    const config::NetworkFilterConfig& config, server::FilterFactoryContext& context) {
+  const config::TcpProxyConfig& tcp = config.tcp_proxy;
+  if (tcp.stat_prefix.empty()) {
+    return absl::InvalidArgumentError("tcp_proxy: stat_prefix must not be empty");
+  }
+  auto it = context.clusters.find(tcp.cluster);
+  if (it == context.clusters.end()) {
+    return absl::InvalidArgumentError(
+        cat("tcp_proxy '", tcp.stat_prefix, "': unknown cluster '", tcp.cluster, "'"));
+  }
+  return std::make_shared<TcpProxyFactory>(tcp, it->second, context.buffer_limit, context.stats,
+                                           context.workers);
+}
+
+}  // namespace remora::filters

@@ -1,0 +1,54 @@
+// One libuv loop with what every loop in remora needs: a block pool, a thread-safe task queue
+// (uv_async_send coalesces, so the queue is always drained whole), and orderly shutdown.
+#pragma once
+
+#include <uv.h>
+
+#include <functional>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "proxy/event/block_pool.h"
+
+namespace remora::event {
+
+class EventLoop {
+ public:
+  explicit EventLoop(std::string name);
+  ~EventLoop();
+  EventLoop(const EventLoop&) = delete;
+  EventLoop& operator=(const EventLoop&) = delete;
+
+  uv_loop_t* uv() { return &loop_; }
+  BlockPool& blocks() { return blocks_; }
+  const std::string& name() const { return name_; }
+  // Cached loop time in milliseconds (uv_now).
+  uint64_t now() const { return uv_now(&loop_); }
+
+  // Runs fn on this loop's thread. Safe from any thread; a no-op after shutdown().
+  void post(std::function<void()> fn);
+
+  // Runs the loop until every handle is closed (after shutdown() and the owners' closes).
+  void run();
+  // From the loop's thread: closes the task queue's handle so that run() can return once the
+  // other handles are closed. Tasks posted before this still run.
+  void shutdown();
+  // After run() returned: uv_loop_close; true when no handle was left open.
+  bool close();
+
+ private:
+  static void onAsync(uv_async_t* handle);
+  void drainTasks();
+
+  std::string name_;
+  uv_loop_t loop_;
+  uv_async_t async_;
+  BlockPool blocks_;
+  std::mutex mu_;
+  std::vector<std::function<void()>> tasks_;  // guarded by mu_
+  bool accepting_ = true;                     // guarded by mu_
+  bool closed_ = false;
+};
+
+}  // namespace remora::event

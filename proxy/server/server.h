@@ -1,0 +1,78 @@
+// The sidecar process: main loop (admin, signals, drain), workers, listeners and clusters.
+#pragma once
+
+#include <uv.h>
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "proxy/admin/admin.h"
+#include "proxy/admin/http_server.h"
+#include "proxy/event/event_loop.h"
+#include "proxy/server/listener.h"
+#include "proxy/server/network_filter.h"
+#include "proxy/server/options.h"
+#include "proxy/server/worker.h"
+#include "proxy/stats/stats.h"
+#include "proxy/upstream/cluster.h"
+
+namespace remora::server {
+
+class Server : public admin::AdminHooks {
+ public:
+  Server(Options options, NetworkFilterRegistry filters);
+  ~Server() override;
+
+  // Builds the configuration, binds every listener and admin port (errors name which), and
+  // starts the workers. After OK the server is LIVE.
+  absl::Status start(const config::ProxyConfig& config);
+  // Runs the main loop until the server has shut down; returns the exit code.
+  int run();
+
+  // Stops at once: resets open connections, closes every handle; run() then returns.
+  void stop();
+  // SIGTERM: stop accepting, let open connections finish up to the drain timeout, exit.
+  void drainAndExit();
+
+  // --- admin::AdminHooks ---
+  admin::ServerState state() const override { return state_.load(); }
+  stats::Store& stats() override { return store_; }
+  void quit() override;
+  void drainListeners() override;
+
+  const admin::HttpServer* adminServer() const { return admin_.get(); }
+
+ private:
+  absl::Status buildConfig(const config::ProxyConfig& config);
+  absl::Status startAdmin();
+  void onWorkerDrained();
+  void stopListeners(bool exit_when_drained);
+
+  Options options_;
+  NetworkFilterRegistry filters_;
+  event::EventLoop main_;
+  stats::Store store_;
+  std::shared_ptr<stats::Scope> server_stats_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::map<std::string, upstream::ClusterSharedPtr> clusters_;
+  std::vector<std::shared_ptr<const Listener>> listeners_;
+  std::unique_ptr<admin::HttpServer> admin_;
+  std::unique_ptr<admin::HttpServer> prometheus_;
+  std::unique_ptr<admin::HttpServer> health_;
+  uv_signal_t sigterm_;
+  uv_signal_t sigint_;
+  uv_timer_t drain_timer_;
+  std::atomic<admin::ServerState> state_{admin::ServerState::PreInitializing};
+  uint64_t start_time_ms_ = 0;
+  size_t workers_drained_ = 0;
+  bool exit_when_drained_ = false;
+  bool shutting_down_ = false;
+  bool clean_exit_ = true;
+  bool handles_initialized_ = false;
+};
+
+}  // namespace remora::server

@@ -1,0 +1,54 @@
+// What a network filter makes of an accepted connection, and the per-worker list of them that
+// drain and shutdown walk.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+
+#include "proxy/net/address.h"
+
+namespace remora::server {
+
+class Listener;
+
+// Addresses of an accepted downstream connection.
+struct ConnectionInfo {
+  net::Address local;
+  net::Address peer;
+  // Set when the listener reads SO_ORIGINAL_DST and the kernel had one.
+  std::optional<net::Address> original_dst;
+  // The listener that accepted it; sessions keep it (and its stats) alive.
+  std::shared_ptr<const Listener> listener;
+};
+
+class Session {
+ public:
+  virtual ~Session() = default;
+  // Ends the session now (drain deadline passed, or shutdown): resets open connections.
+  // The session removes itself from its list and frees itself once its handles are closed.
+  virtual void abort() = 0;
+
+ private:
+  friend class SessionList;
+  friend class Worker;
+  std::shared_ptr<const Listener> listener_;
+  Session* prev_ = nullptr;
+  Session* next_ = nullptr;
+};
+
+// Intrusive doubly-linked list: O(1) add/remove, no allocation.
+class SessionList {
+ public:
+  void add(Session* s);
+  void remove(Session* s);
+  size_t size() const { return size_; }
+  // Calls abort() on every session; safe when abort() removes the session synchronously.
+  void abortAll();
+
+ private:
+  Session* head_ = nullptr;
+  size_t size_ = 0;
+};
+
+}  // namespace remora::server

@@ -1,0 +1,27 @@
+// Scope registry.
+#include "proxy/stats/stats.h"
+
+namespace remora::stats {
+
+void Store::add(const std::shared_ptr<Scope>& scope) {
+  std::lock_guard<std::mutex> lock(mu_);
+  scopes_.push_back(scope);
+}
+
+void Store::forEach(const std::function<void(const Scope&)>& fn) {
+  std::vector<std::shared_ptr<Scope>> live;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    size_t out = 0;
+    for (auto& w : scopes_) {
+      if (auto s = w.lock()) {
+        live.push_back(std::move(s));
+        scopes_[out++] = std::move(w);
+      }
+    }
+    scopes_.resize(out);
+  }
+  for (const auto& s : live) fn(*s);
+}
+
+}  // namespace remora::stats

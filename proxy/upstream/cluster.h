@@ -1,0 +1,50 @@
+// A cluster as the data path uses it: immutable configuration, its stats, and how to choose
+// the address of a new upstream connection.
+#pragma once
+
+#include <atomic>
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "proxy/config/config.h"
+#include "proxy/net/address.h"
+#include "proxy/stats/stats.h"
+
+namespace remora::upstream {
+
+#define REMORA_CLUSTER_STATS(COUNTER, GAUGE)                                                   \
+  COUNTER(upstream_cx_total, "Upstream connections started")                                   \
+  GAUGE(upstream_cx_active, "Upstream connections open")                                       \
+  COUNTER(upstream_cx_connect_fail, "Upstream connection failures (refused, reset, timeout)")  \
+  COUNTER(upstream_cx_connect_timeout, "Upstream connection attempts that timed out")          \
+  COUNTER(upstream_cx_destroy_local, "Upstream connections closed by the proxy")               \
+  COUNTER(upstream_cx_destroy_remote, "Upstream connections closed by the upstream")           \
+  COUNTER(upstream_cx_rx_bytes_total, "Bytes received from upstream hosts")                    \
+  COUNTER(upstream_cx_tx_bytes_total, "Bytes sent to upstream hosts")                          \
+  COUNTER(upstream_cx_none_healthy, "Connections not attempted: no host to connect to")        \
+  COUNTER(upstream_flow_control_paused_reading_total, "Upstream reads paused by backpressure") \
+  COUNTER(upstream_flow_control_resumed_reading_total, "Upstream reads resumed")
+
+REMORA_STATS_STRUCT(ClusterStats, REMORA_CLUSTER_STATS);
+
+class Cluster {
+ public:
+  Cluster(config::ClusterConfig config, stats::Store& store, size_t workers);
+
+  const config::ClusterConfig& config() const { return config_; }
+  const std::string& name() const { return config_.name; }
+  ClusterStats& stats(size_t worker) const { return stats_->shard(worker); }
+
+  // Where a new upstream connection goes, given the downstream's original destination (if
+  // any). Fails (and the caller counts upstream_cx_none_healthy) when there is nowhere to go.
+  absl::StatusOr<net::Address> pickDestination(const net::Address* original_dst) const;
+
+ private:
+  config::ClusterConfig config_;
+  std::shared_ptr<stats::ShardedScope<ClusterStats>> stats_;
+  mutable std::atomic<uint32_t> rr_{0};
+};
+
+using ClusterSharedPtr = std::shared_ptr<const Cluster>;
+
+}  // namespace remora::upstream
