@@ -2,10 +2,12 @@
 #include "proxy/net/connection.h"
 
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstring>
 
 #include "proxy/common/assert.h"
@@ -129,6 +131,13 @@ void Connection::onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf)
   if (b != nullptr) c->loop_.blocks().release(b);
   if (nread == 0) return;  // EAGAIN
   if (nread == UV_EOF) {
+    // Linux may report a peer's RST as end-of-file (after the data before it was read, the
+    // pending error can be gone). A FIN leaves the socket in CLOSE_WAIT; a reset, in CLOSE.
+    // Telling them apart matters: a reset must not reach the other side as a clean end.
+    if (c->peerReset()) {
+      c->failed(UV_ECONNRESET);
+      return;
+    }
     c->eof_ = true;
     if (c->reading_) {
       uv_read_stop(stream);
@@ -138,6 +147,19 @@ void Connection::onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf)
     return;
   }
   c->failed(static_cast<int>(nread));
+}
+
+bool Connection::peerReset() const {
+  int err = 0;
+  socklen_t elen = sizeof(err);
+  if (getsockopt(fd(), SOL_SOCKET, SO_ERROR, &err, &elen) == 0 && err == ECONNRESET) return true;
+  // After our own FIN, the peer's FIN also leaves the socket in CLOSE (time-wait is kept
+  // apart), so the state only tells a reset while our side is still open.
+  if (shutdown_requested_) return false;
+  tcp_info info{};
+  socklen_t len = sizeof(info);
+  if (getsockopt(fd(), IPPROTO_TCP, TCP_INFO, &info, &len) != 0) return false;
+  return info.tcpi_state == TCP_CLOSE;
 }
 
 void Connection::failed(int uv_error) {

@@ -92,6 +92,7 @@ class Connection {
   static void onCloseDone(uv_handle_t* handle);
 
   void failed(int uv_error);
+  bool peerReset() const;
   void closeNow(CloseMode mode);
   void queuedBytesReleased(size_t n);
   uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&tcp_); }

@@ -13,10 +13,12 @@ void Store::forEach(const std::function<void(const Scope&)>& fn) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     size_t out = 0;
-    for (auto& w : scopes_) {
-      if (auto s = w.lock()) {
+    for (size_t i = 0; i < scopes_.size(); ++i) {
+      if (auto s = scopes_[i].lock()) {
         live.push_back(std::move(s));
-        scopes_[out++] = std::move(w);
+        // No self-move: libstdc++'s weak_ptr move-assignment empties a self-moved pointer.
+        if (out != i) scopes_[out] = std::move(scopes_[i]);
+        ++out;
       }
     }
     scopes_.resize(out);

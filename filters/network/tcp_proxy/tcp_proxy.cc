@@ -101,6 +101,8 @@ class TcpProxySession : public server::Session, public Connection::Callbacks {
   }
 
   void onEof(Connection& conn) override {
+    REMORA_LOG(Debug, "[C%d] %s half-closed", conn.id(),
+               &conn == down_ ? "downstream" : "upstream");
     Connection* other = peer(conn);
     if (other != nullptr) other->shutdownWrite();
     maybeDone();
