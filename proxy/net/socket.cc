@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
 #include <linux/netfilter_ipv4.h>
 #include <linux/netfilter_ipv6/ip6_tables.h>
 #include <sys/resource.h>
@@ -79,6 +80,21 @@ absl::StatusOr<Address> peerAddress(int fd) {
 void setLingerZero(int fd) {
   linger lg{1, 0};
   setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+}
+
+bool isLocalIp(const Address& ip) {
+  if (ip.isLoopback()) return true;
+  ifaddrs* list = nullptr;
+  if (getifaddrs(&list) != 0) return false;
+  bool found = false;
+  for (ifaddrs* i = list; i != nullptr && !found; i = i->ifa_next) {
+    if (i->ifa_addr == nullptr) continue;
+    socklen_t len = i->ifa_addr->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+    auto a = Address::fromSockaddr(i->ifa_addr, len);
+    found = a.ok() && a->sameIp(ip);
+  }
+  freeifaddrs(list);
+  return found;
 }
 
 uint64_t raiseOpenFileLimit() {

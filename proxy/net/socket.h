@@ -23,6 +23,9 @@ absl::StatusOr<Address> peerAddress(int fd);
 // Makes the next close(2) send RST instead of FIN (SO_LINGER with a zero timeout).
 void setLingerZero(int fd);
 
+// Whether `ip` is an address of this network namespace (loopback, or on an interface).
+bool isLocalIp(const Address& ip);
+
 // Raises RLIMIT_NOFILE's soft limit to its hard limit; returns the limit now in force.
 uint64_t raiseOpenFileLimit();
 

@@ -35,8 +35,9 @@ Listener::Listener(config::ListenerConfig config, NetworkFilterFactorySharedPtr 
   store.add(stats_);
 }
 
-bool Listener::isOwnPort(uint16_t port) const {
-  return std::find(own_ports_.begin(), own_ports_.end(), port) != own_ports_.end();
+bool Listener::isProxyAddress(const net::Address& dst) const {
+  if (std::find(own_ports_.begin(), own_ports_.end(), dst.port()) == own_ports_.end()) return false;
+  return net::isLocalIp(dst);  // only on this rare path: a syscall is fine
 }
 
 ActiveListener::ActiveListener(Worker& worker, std::shared_ptr<const Listener> listener)
@@ -95,7 +96,7 @@ void ActiveListener::acceptOne() {
   stats.downstream_cx_total.inc();
   // A connection whose destination is one of our own listeners was not redirected by
   // iptables (or was redirected back to us): forwarding it would loop until fds run out.
-  if (info.original_dst && l.isOwnPort(info.original_dst->port())) {
+  if (info.original_dst && l.isProxyAddress(*info.original_dst)) {
     stats.downstream_cx_proxy_loop.inc();
     REMORA_LOG(Debug, "[C%d] %s -> %s: destination is this proxy, refusing", c->id(),
                info.peer.toString(), info.original_dst->toString());

@@ -36,9 +36,9 @@ class Listener {
   const std::string& name() const { return config_.name; }
   NetworkFilterFactory* filter() const { return filter_.get(); }
   ListenerStats& stats(size_t worker) const { return stats_->shard(worker); }
-  // Whether a connection whose original destination is `dst` would come straight back into
-  // one of this proxy's own listeners (set by the server: its listener ports).
-  bool isOwnPort(uint16_t port) const;
+  // Whether a connection to `dst` would come straight back into one of this proxy's own
+  // listeners: one of their ports (set by the server) on an address of this namespace.
+  bool isProxyAddress(const net::Address& dst) const;
   void setOwnPorts(std::vector<uint16_t> ports) { own_ports_ = std::move(ports); }
 
  private:
