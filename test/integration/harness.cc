@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "proxy/common/strings.h"
 #include "test/common/test_util.h"
@@ -225,6 +226,29 @@ int Pod::listen(const std::string& ip, uint16_t port) {
 }
 
 int Pod::proxyFds() { return proxy_ ? testing::openFds(proxy_->pid()) : -1; }
+
+int Pod::settledProxyFds() {
+  int last = proxyFds();
+  for (int i = 0; i < 100; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    int now = proxyFds();
+    if (now == last) return now;
+    last = now;
+  }
+  return last;
+}
+
+std::string Pod::describeProxyFds() {
+  std::string out;
+  if (!proxy_) return out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(cat("/proc/", proxy_->pid(), "/fd"), ec)) {
+    append(&out, e.path().filename().string(), " -> ", fs::read_symlink(e.path(), ec).string(), "\n");
+  }
+  std::string ss_out;
+  runCommand(ns_->exec({"ss", "-tanp"}), &ss_out);
+  return out + ss_out;
+}
 
 // --- TwoPods ---
 

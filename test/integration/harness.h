@@ -86,6 +86,11 @@ class Pod {
   int connect(const std::string& ip, uint16_t port, int timeout_ms = 5000);
   int listen(const std::string& ip, uint16_t port);
   int proxyFds();
+  // The proxy's fd count once it stops changing (admin connections of readiness checks and
+  // stats reads may still be closing right after they were answered).
+  int settledProxyFds();
+  // ls -l /proc/<pid>/fd and ss of the pod, for failure messages.
+  std::string describeProxyFds();
 
  private:
   std::unique_ptr<Netns> ns_;

@@ -144,7 +144,7 @@ TEST_CASE("netns: 64 MiB arrive intact both ways, with half-close", "[netns][roo
 
 TEST_CASE("netns: a port with no listener fails promptly and leaks nothing", "[netns][root]") {
   TwoPods pods;
-  int base_a = pods.a().proxyFds(), base_b = pods.b().proxyFds();
+  int base_a = pods.a().settledProxyFds(), base_b = pods.b().settledProxyFds();
   for (int i = 0; i < 20; ++i) {
     auto start = std::chrono::steady_clock::now();
     // Accepted by A's sidecar; B's sidecar finds no app on port 9; the client is reset.
@@ -230,7 +230,7 @@ TEST_CASE(
   REQUIRE(rl.rlim_cur >= 6000);
 
   TwoPods pods;
-  int base_a = pods.a().proxyFds(), base_b = pods.b().proxyFds();
+  int base_a = pods.a().settledProxyFds(), base_b = pods.b().settledProxyFds();
   int lfd = pods.b().listen("0.0.0.0", 8080);
   constexpr int kConns = 2000;
   std::vector<int> accepted;
