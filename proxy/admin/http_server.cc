@@ -1,7 +1,7 @@
 // Admin HTTP server: parsing with llhttp, routing, responses.
 #include "proxy/admin/http_server.h"
 
-#include <llhttp.h>
+#include "proxy/admin/request_parser.h"
 
 #include <algorithm>
 
@@ -70,16 +70,8 @@ std::string Router::index() const {
 
 class HttpServer::Conn : public net::Connection::Callbacks {
  public:
-  Conn(HttpServer& server, net::Connection* conn) : server_(server), conn_(conn) {
-    llhttp_settings_init(&settings_);
-    settings_.on_url = &Conn::onUrl;
-    settings_.on_header_field = &Conn::onHeaderBytes;
-    settings_.on_header_value = &Conn::onHeaderBytes;
-    settings_.on_body = &Conn::onBody;
-    settings_.on_message_begin = &Conn::onMessageBegin;
-    settings_.on_message_complete = &Conn::onMessageComplete;
-    llhttp_init(&parser_, HTTP_REQUEST, &settings_);
-    parser_.data = this;
+  Conn(HttpServer& server, net::Connection* conn)
+      : server_(server), conn_(conn), parser_(kMaxRequestBytes) {
     conn_->setCallbacks(this);
     uv_timer_init(server_.loop_.uv(), &timer_);
     timer_.data = this;
@@ -108,14 +100,20 @@ class HttpServer::Conn : public net::Connection::Callbacks {
 
   void onData(net::Connection& c, event::Block* block) override {
     last_activity_ = server_.loop_.now();
-    received_ += block->len;
-    llhttp_errno_t err = llhttp_execute(&parser_, block->begin(), block->len);
+    std::vector<RequestParser::Parsed> requests;
+    RequestParser::Status status =
+        parser_.feed(std::string_view(block->begin(), block->len), &requests);
     server_.loop_.blocks().release(block);
-    if (err == HPE_PAUSED || closing_) return;
-    if (err != HPE_OK || request_bytes_ > kMaxRequestBytes) {
+    for (auto& parsed : requests) {
+      if (closing_) return;
+      Response resp = server_.router_->handle(parsed.request);
+      send(resp, parsed.keep_alive, parsed.request.method == "HEAD");
+      if (resp.after) resp.after();
+    }
+    if (status != RequestParser::Status::Ok && !closing_) {
       Response r;
-      r.status = request_bytes_ > kMaxRequestBytes ? 431 : 400;
-      r.body = cat("bad request: ", llhttp_errno_name(err), "\n");
+      r.status = status == RequestParser::Status::TooLarge ? 431 : 400;
+      r.body = cat("bad request: ", parser_.errorName(), "\n");
       send(r, /*keep_alive=*/false, /*head=*/false);
     }
   }
@@ -130,39 +128,6 @@ class HttpServer::Conn : public net::Connection::Callbacks {
   }
 
  private:
-  static int onMessageBegin(llhttp_t* p) {
-    auto* self = static_cast<Conn*>(p->data);
-    self->url_.clear();
-    self->request_bytes_ = 0;
-    return 0;
-  }
-  static int onUrl(llhttp_t* p, const char* at, size_t len) {
-    auto* self = static_cast<Conn*>(p->data);
-    self->request_bytes_ += len;
-    if (self->request_bytes_ > kMaxRequestBytes) return -1;
-    self->url_.append(at, len);
-    return 0;
-  }
-  static int onHeaderBytes(llhttp_t* p, const char*, size_t len) {
-    auto* self = static_cast<Conn*>(p->data);
-    self->request_bytes_ += len;
-    return self->request_bytes_ > kMaxRequestBytes ? -1 : 0;
-  }
-  static int onBody(llhttp_t* p, const char*, size_t len) { return onHeaderBytes(p, nullptr, len); }
-  static int onMessageComplete(llhttp_t* p) {
-    auto* self = static_cast<Conn*>(p->data);
-    Request req;
-    req.method = llhttp_method_name(static_cast<llhttp_method_t>(llhttp_get_method(p)));
-    size_t q = self->url_.find('?');
-    req.path = self->url_.substr(0, q);
-    if (q != std::string::npos) req.query = self->url_.substr(q + 1);
-    Response resp = self->server_.router_->handle(req);
-    bool keep_alive = llhttp_should_keep_alive(p) != 0;
-    self->send(resp, keep_alive, req.method == "HEAD");
-    if (resp.after) resp.after();
-    return keep_alive && !self->closing_ ? 0 : HPE_PAUSED;
-  }
-
   void send(const Response& r, bool keep_alive, bool head) {
     if (conn_ == nullptr || closing_) return;
     std::string out =
@@ -203,12 +168,8 @@ class HttpServer::Conn : public net::Connection::Callbacks {
 
   HttpServer& server_;
   net::Connection* conn_;
-  llhttp_t parser_;
-  llhttp_settings_t settings_;
+  RequestParser parser_;
   uv_timer_t timer_;
-  std::string url_;
-  size_t request_bytes_ = 0;
-  uint64_t received_ = 0;
   uint64_t last_activity_ = 0;
   bool closing_ = false;
   bool timer_closed_ = false;
