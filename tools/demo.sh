@@ -22,60 +22,36 @@ echo "demo: building (incremental)"
 cmake -S . -B "$build" -G Ninja >/dev/null
 cmake --build "$build" --target remora remora-init >/dev/null
 
-A=remora-demo-a
-B=remora-demo-b
+POD_A=remora-demo-a
+POD_B=remora-demo-b
+source tools/lib/pods.sh
+A=$POD_A
+B=$POD_B
 work=$(mktemp -d /tmp/remora-demo.XXXXXX)
-chmod 755 "$work"
-pids=()
 
 cleanup() {
   trap - EXIT INT TERM
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  ip netns del "$A" 2>/dev/null || true
-  ip netns del "$B" 2>/dev/null || true
+  pods_down
   rm -rf "$work"
   echo "demo: torn down"
 }
 trap cleanup EXIT INT TERM
 
-# The proxy runs as UID 1337: give it copies it can read wherever the checkout lives.
-cp "$build/proxy/remora" "$build/tools/init/remora-init" "$work/"
-chmod 755 "$work/remora" "$work/remora-init"
-
-ip netns del "$A" 2>/dev/null || true
-ip netns del "$B" 2>/dev/null || true
-ip netns add "$A"
-ip netns add "$B"
-ip link add rmrdemo-a type veth peer name rmrdemo-b
-ip link set rmrdemo-a netns "$A"
-ip link set rmrdemo-b netns "$B"
-ip -n "$A" addr add 192.0.2.1/24 dev rmrdemo-a
-ip -n "$B" addr add 192.0.2.2/24 dev rmrdemo-b
-for ns in "$A" "$B"; do ip -n "$ns" link set lo up; done
-ip -n "$A" link set rmrdemo-a up
-ip -n "$B" link set rmrdemo-b up
-echo "demo: pod A is 192.0.2.1 ($A), pod B is 192.0.2.2 ($B)"
-
+pods_stage "$build" "$work"
+pods_up "$work"
+echo "demo: pod A is 192.0.2.1 ($A), pod B is 192.0.2.2 ($B); remora-init rules installed"
 for ns in "$A" "$B"; do
-  ip netns exec "$ns" "$work/remora-init" >/dev/null
-  ip netns exec "$ns" setpriv --reuid=1337 --regid=1337 --clear-groups \
-    "$work/remora" --concurrency 2 >"$work/$ns.log" 2>&1 &
-  pids+=($!)
+  as_proxy "$ns" "$work/$ns.log" "$work/remora" --concurrency 2
 done
-echo "demo: remora-init rules installed and remora started (UID 1337) in both pods"
+echo "demo: remora started as UID 1337 in both pods"
 
 mkdir -p "$work/www"
 echo "hello from pod B" >"$work/www/index.html"
 ip netns exec "$B" python3 -m http.server 8080 --directory "$work/www" >"$work/http.log" 2>&1 &
-pids+=($!)
-
-ready() { ip netns exec "$1" curl -sf -o /dev/null "http://127.0.0.1:$2$3"; }
-for _ in $(seq 100); do
-  ready "$A" 15000 /ready && ready "$B" 15000 /ready &&
-    ip netns exec "$B" ss -Hltn "sport = :8080" | grep -q LISTEN && break
-  sleep 0.1
-done
+POD_PIDS+=($!)
+wait_http "$A" 15000 /ready
+wait_http "$B" 15000 /ready
+wait_port "$B" 8080
 
 echo
 echo "== pod A: curl http://192.0.2.2:8080/ (captured by A's 15001, then B's 15006)"

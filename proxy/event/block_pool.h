@@ -11,7 +11,7 @@
 namespace remora::event {
 
 struct Block {
-  static constexpr uint32_t kSize = 16 * 1024;
+  static constexpr uint32_t kSize = 64 * 1024;
 
   uv_write_t req;  // the write of this block, when it is queued on a stream
   Block* next = nullptr;
