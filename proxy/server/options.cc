@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "absl/status/status.h"
+#include "proxy/common/flags.h"
 #include "proxy/common/strings.h"
 
 namespace remora::server {
@@ -101,26 +102,16 @@ absl::StatusOr<Options> parseOptions(int argc, const char* const* argv) {
   o.admin_address = *net::Address::parse("127.0.0.1:15000");
   o.prometheus_address = *net::Address::parse("0.0.0.0:15090");
   o.health_address = *net::Address::parse("0.0.0.0:15021");
-  for (int i = 1; i < argc; ++i) {
-    std::string_view arg = argv[i];
-    if (arg == "--help" || arg == "-h") {
+  auto flags = splitFlags(argc, argv, {"help", "version"});
+  if (!flags.ok()) return flags.status();
+  for (const auto& [flag, value] : *flags) {
+    if (flag == "help") {
       o.help = true;
       continue;
     }
-    if (arg == "--version") {
+    if (flag == "version") {
       o.version = true;
       continue;
-    }
-    if (!arg.starts_with("--"))
-      return absl::InvalidArgumentError(cat("unexpected argument '", arg, "'"));
-    std::string_view flag = arg.substr(2);
-    std::string_view value;
-    if (size_t eq = flag.find('='); eq != std::string_view::npos) {
-      value = flag.substr(eq + 1);
-      flag = flag.substr(0, eq);
-    } else {
-      if (i + 1 >= argc) return absl::InvalidArgumentError(cat("--", flag, " needs a value"));
-      value = argv[++i];
     }
     if (flag == "concurrency") {
       if (!parseInt(value, &o.concurrency) || o.concurrency > 256) {

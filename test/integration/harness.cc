@@ -243,7 +243,8 @@ std::string Pod::describeProxyFds() {
   if (!proxy_) return out;
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(cat("/proc/", proxy_->pid(), "/fd"), ec)) {
-    append(&out, e.path().filename().string(), " -> ", fs::read_symlink(e.path(), ec).string(), "\n");
+    append(&out, e.path().filename().string(), " -> ", fs::read_symlink(e.path(), ec).string(),
+           "\n");
   }
   std::string ss_out;
   runCommand(ns_->exec({"ss", "-tanp"}), &ss_out);

@@ -105,11 +105,13 @@ int rr(const char* hostport, size_t size, int count) {
   us.reserve(static_cast<size_t>(count));
   for (int i = 0; i < count + 100; ++i) {
     auto t0 = Clock::now();
-    if (write(fd, msg.data(), size) != static_cast<ssize_t>(size) || !readFull(fd, buf.data(), size)) {
+    if (write(fd, msg.data(), size) != static_cast<ssize_t>(size) ||
+        !readFull(fd, buf.data(), size)) {
       std::fprintf(stderr, "rr: connection failed\n");
       return 1;
     }
-    if (i >= 100) us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+    if (i >= 100)
+      us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
   }
   close(fd);
   std::sort(us.begin(), us.end());
@@ -159,7 +161,8 @@ int idle(const char* hostport, int n, int seconds) {
 int main(int argc, char** argv) {
   std::string mode = argc > 1 ? argv[1] : "";
   if (mode == "server" && argc == 3) return server(argv[2]);
-  if (mode == "rr" && argc == 5) return rr(argv[2], std::strtoul(argv[3], nullptr, 10), std::atoi(argv[4]));
+  if (mode == "rr" && argc == 5)
+    return rr(argv[2], std::strtoul(argv[3], nullptr, 10), std::atoi(argv[4]));
   if (mode == "stream" && argc == 4) return stream(argv[2], std::atoi(argv[3]));
   if (mode == "idle" && argc == 5) return idle(argv[2], std::atoi(argv[3]), std::atoi(argv[4]));
   std::fprintf(stderr,

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "absl/status/status.h"
+#include "proxy/common/flags.h"
 #include "proxy/common/strings.h"
 
 namespace remora::init {
@@ -185,30 +186,20 @@ through remora. Rules live in the REMORA_* chains; applying twice changes nothin
 absl::StatusOr<InitOptions> parseInitOptions(int argc, const char* const* argv) {
   InitOptions o;
   bool gid_set = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string_view arg = argv[i];
-    if (arg == "--help" || arg == "-h") {
+  auto flags = splitFlags(argc, argv, {"help", "dry-run", "cleanup"});
+  if (!flags.ok()) return flags.status();
+  for (const auto& [flag, value] : *flags) {
+    if (flag == "help") {
       o.help = true;
       continue;
     }
-    if (arg == "--dry-run") {
+    if (flag == "dry-run") {
       o.dry_run = true;
       continue;
     }
-    if (arg == "--cleanup") {
+    if (flag == "cleanup") {
       o.cleanup = true;
       continue;
-    }
-    if (!arg.starts_with("--"))
-      return absl::InvalidArgumentError(cat("unexpected argument '", arg, "'"));
-    std::string_view flag = arg.substr(2);
-    std::string_view value;
-    if (size_t eq = flag.find('='); eq != std::string_view::npos) {
-      value = flag.substr(eq + 1);
-      flag = flag.substr(0, eq);
-    } else {
-      if (i + 1 >= argc) return absl::InvalidArgumentError(cat("--", flag, " needs a value"));
-      value = argv[++i];
     }
     absl::Status st;
     if (flag == "proxy-uid" || flag == "proxy-gid") {
