@@ -287,6 +287,45 @@ TEST_CASE(
   CHECK(httpRequest(pods.a().ns(), "127.0.0.1", 15000, "GET", "/ready").status == 200);
 }
 
+TEST_CASE("netns: at the drain deadline open connections are reset and the proxy exits 0",
+          "[netns][root]") {
+  TwoPods pods({.proxy_args = {"--drain-timeout", "1s"}});
+  int lfd = pods.b().listen("0.0.0.0", 8080);
+  int server_fd = -1;
+  std::thread acceptor([&] { server_fd = testing::acceptTcp(lfd, 5000); });
+  int c = pods.a().connect("192.0.2.2", 8080);
+  REQUIRE(c >= 0);
+  acceptor.join();
+  REQUIRE(server_fd >= 0);
+  auto start = std::chrono::steady_clock::now();
+  pods.a().proxy().signal(SIGTERM);
+  std::string got;
+  CHECK(testing::readToEnd(c, &got, 5000) == ReadEnd::Reset);
+  auto waited = std::chrono::steady_clock::now() - start;
+  CHECK(waited >= 900ms);
+  CHECK(waited < 4s);
+  int rc = pods.a().proxy().wait(5000);
+  INFO(pods.a().proxy().log());
+  CHECK(rc == 0);
+  CHECK(pods.a().proxy().log().find("drain timeout") != std::string::npos);
+  close(c);
+  close(server_fd);
+  close(lfd);
+}
+
+TEST_CASE("netns: POST /quitquitquit answers, then exits at once with 0", "[netns][root]") {
+  TwoPods pods;
+  CHECK(httpRequest(pods.a().ns(), "127.0.0.1", 15000, "GET", "/quitquitquit").status == 405);
+  CHECK(pods.a().proxy().running());
+  HttpResult r = httpRequest(pods.a().ns(), "127.0.0.1", 15000, "POST", "/quitquitquit");
+  CHECK(r.status == 200);
+  CHECK(r.body == "OK\n");
+  int rc = pods.a().proxy().wait(5000);
+  INFO(pods.a().proxy().log());
+  CHECK(rc == 0);
+  CHECK(pods.a().proxy().log().find("exited cleanly") != std::string::npos);
+}
+
 TEST_CASE("netns: a connection that sends nothing is closed by the idle timeout", "[netns][root]") {
   TwoPods pods({.proxy_args = {"--idle-timeout", "1s"}});
   int lfd = pods.b().listen("0.0.0.0", 8080);
