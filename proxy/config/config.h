@@ -1,6 +1,7 @@
-// The proxy's configuration model: listeners, their network filters, and clusters. Issue #3's
-// xDS translation produces the same model from Envoy's v3 resources; until then the command
-// line builds it (see defaultConfig), mirroring what Istio sends for a sidecar.
+// The proxy's configuration model: listeners with filter chains, their network filters, and
+// clusters with endpoints. xds/translate produces it from Envoy's v3 resources (validated,
+// with anything remora does not implement rejected); without xDS, defaultConfig builds the
+// sidecar's two capture listeners from the command line.
 #pragma once
 
 #include <chrono>
@@ -15,41 +16,92 @@ namespace remora::config {
 
 using Duration = std::chrono::milliseconds;
 
+struct Endpoint {
+  net::Address address;
+  uint32_t weight = 1;
+  bool operator==(const Endpoint&) const = default;
+};
+
 struct ClusterConfig {
   enum class Type {
-    Static,       // connect to one of `hosts`
-    OriginalDst,  // connect to the connection's original destination
+    Static,       // endpoints from the cluster's own load_assignment
+    Eds,          // endpoints from a ClusterLoadAssignment (xDS)
+    OriginalDst,  // the connection's original destination
   };
   std::string name;
   Type type = Type::OriginalDst;
-  std::vector<net::Address> hosts;
+  std::vector<Endpoint> endpoints;  // healthy, load-balanced endpoints
+  std::string eds_service_name;     // Eds: the ClusterLoadAssignment's name
   // OriginalDst only: connect to this IP instead of the original one, keeping the original
-  // port (the inbound passthrough forwards to 127.0.0.1:<port>).
+  // port (the built-in inbound passthrough forwards to 127.0.0.1:<port>).
   std::optional<net::Address> original_dst_ip_override;
   // Bind upstream connections to this source IP (Envoy's upstream_bind_config).
   std::optional<net::Address> source_address;
   Duration connect_timeout{std::chrono::seconds(5)};  // Envoy's default
+  uint32_t per_connection_buffer_limit_bytes = 1024 * 1024;
+
+  bool operator==(const ClusterConfig&) const = default;
+};
+
+struct WeightedCluster {
+  std::string name;
+  uint32_t weight = 1;
+  bool operator==(const WeightedCluster&) const = default;
 };
 
 struct TcpProxyConfig {
   std::string stat_prefix;
-  std::string cluster;
-  Duration idle_timeout{std::chrono::hours(1)};  // Envoy's default; 0 disables
+  std::string cluster;                             // or:
+  std::vector<WeightedCluster> weighted_clusters;  // picked per connection by weight
+  Duration idle_timeout{std::chrono::hours(1)};    // Envoy's default; 0 disables
+  uint32_t max_connect_attempts = 1;
+  bool operator==(const TcpProxyConfig&) const = default;
 };
 
 struct NetworkFilterConfig {
   std::string name;  // "envoy.filters.network.tcp_proxy"
   TcpProxyConfig tcp_proxy;
+  bool operator==(const NetworkFilterConfig&) const = default;
+};
+
+// Envoy's FilterChainMatch. Without TLS or HTTP inspection a connection has no SNI and no
+// ALPN and its transport protocol is "raw_buffer", so chains that require them do not match.
+struct FilterChainMatch {
+  enum class SourceType { Any, Local, External };
+  std::optional<uint16_t> destination_port;
+  std::vector<net::Cidr> prefix_ranges;
+  std::vector<std::string> server_names;
+  std::string transport_protocol;
+  std::vector<std::string> application_protocols;
+  std::vector<net::Cidr> direct_source_prefix_ranges;
+  SourceType source_type = SourceType::Any;
+  std::vector<net::Cidr> source_prefix_ranges;
+  std::vector<uint16_t> source_ports;
+  bool operator==(const FilterChainMatch&) const = default;
+};
+
+struct FilterChainConfig {
+  std::string name;
+  FilterChainMatch match;
+  std::vector<NetworkFilterConfig> filters;
+  bool operator==(const FilterChainConfig&) const = default;
 };
 
 struct ListenerConfig {
   std::string name;
   net::Address address;
-  // Read SO_ORIGINAL_DST: the listener receives iptables-redirected connections.
-  bool use_original_dst = true;
+  // false: not bound; reached only by hand-off from a use_original_dst listener.
+  bool bind_to_port = true;
+  // Hand each connection to the listener of its original destination, if there is one.
+  bool use_original_dst = false;
+  // The original_dst listener filter: the connection's local address becomes its original
+  // destination (SO_ORIGINAL_DST) for filter chain matching and ORIGINAL_DST clusters.
+  bool original_dst_filter = false;
   // Envoy's per_connection_buffer_limit_bytes: each direction's high watermark.
   uint32_t per_connection_buffer_limit_bytes = 1024 * 1024;
-  std::vector<NetworkFilterConfig> filters;
+  std::vector<FilterChainConfig> filter_chains;
+  std::optional<FilterChainConfig> default_filter_chain;
+  bool operator==(const ListenerConfig&) const = default;
 };
 
 struct ProxyConfig {

@@ -133,6 +133,11 @@ bool Address::isAny() const {
   return false;
 }
 
+std::string_view Address::ipBytesView() const {
+  if (!valid()) return {};
+  return {reinterpret_cast<const char*>(ipBytes(storage_)), isV4() ? 4u : 16u};
+}
+
 socklen_t Address::sockaddrLen() const {
   return isV4() ? sizeof(sockaddr_in) : isV6() ? sizeof(sockaddr_in6) : 0;
 }
@@ -181,7 +186,8 @@ Address Address::masked(int prefix_len) const {
 }
 
 bool Address::operator==(const Address& other) const {
-  return valid() && sameIp(other) && port() == other.port();
+  if (!valid() || !other.valid()) return valid() == other.valid();
+  return sameIp(other) && port() == other.port();
 }
 
 absl::StatusOr<Cidr> Cidr::parse(std::string_view text) {

@@ -50,6 +50,15 @@ class Address {
   // This IP with every bit past prefix_len cleared.
   Address masked(int prefix_len) const;
 
+  template <typename H>
+  friend H AbslHashValue(H h, const Address& a) {
+    h = H::combine(std::move(h), a.family(), a.port());
+    std::string_view ip = a.ipBytesView();
+    return H::combine_contiguous(std::move(h), ip.data(), ip.size());
+  }
+  // The IP's bytes in network order (4 or 16), e.g. for hashing.
+  std::string_view ipBytesView() const;
+
  private:
   sockaddr_storage storage_{};
 };
@@ -64,6 +73,7 @@ class Cidr {
   int prefixLength() const { return prefix_len_; }
   // Canonical text with host bits cleared: "10.0.0.0/8".
   std::string toString() const;
+  bool operator==(const Cidr&) const = default;
 
  private:
   Address base_;

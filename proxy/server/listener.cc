@@ -1,4 +1,4 @@
-// Accepting connections and handing them to the listener's network filter.
+// Accepting connections, hand-off by original destination, and filter chain selection.
 #include "proxy/server/listener.h"
 
 #include <unistd.h>
@@ -10,6 +10,8 @@
 #include "proxy/common/uv_status.h"
 #include "proxy/net/connection.h"
 #include "proxy/net/socket.h"
+#include "proxy/server/filter_chain_match.h"
+#include "proxy/server/snapshot.h"
 #include "proxy/server/worker.h"
 
 namespace remora::server {
@@ -22,17 +24,70 @@ std::string listenerStatName(const config::ListenerConfig& config) {
   return cat(config.address.ip(), "_", config.address.port());
 }
 
+absl::StatusOr<NetworkFilterFactorySharedPtr> buildChain(const config::FilterChainConfig& chain,
+                                                         const std::string& where,
+                                                         const NetworkFilterRegistry& registry,
+                                                         FilterFactoryContext& ctx) {
+  if (chain.filters.empty()) {
+    return absl::InvalidArgumentError(cat(where, ": a filter chain needs a network filter"));
+  }
+  if (chain.filters.size() != 1) {
+    return absl::InvalidArgumentError(cat(where, ": ", chain.filters.size(),
+                                          " network filters; only a single terminal filter (",
+                                          "tcp_proxy) is supported"));
+  }
+  const auto& fc = chain.filters[0];
+  auto creator = registry.find(fc.name);
+  if (creator == registry.end()) {
+    return absl::InvalidArgumentError(
+        cat(where, ".filters[0]: unknown network filter '", fc.name, "'"));
+  }
+  auto factory = creator->second(fc, ctx);
+  if (!factory.ok()) {
+    return absl::InvalidArgumentError(cat(where, ".filters[0]: ", factory.status().message()));
+  }
+  return *factory;
+}
+
 }  // namespace
 
-Listener::Listener(config::ListenerConfig config, NetworkFilterFactorySharedPtr filter,
-                   stats::Store& store, size_t workers)
+Listener::Listener(config::ListenerConfig config, size_t workers, stats::Store& store)
     : config_(std::move(config)),
-      filter_(std::move(filter)),
-      stats_(std::make_shared<stats::ShardedScope<ListenerStats>>(
+      stats_(store.shardedScope<ListenerStats>(
           workers, cat("listener.", listenerStatName(config_), "."), "listener",
-          std::vector<std::pair<std::string, std::string>>{
-              {"envoy_listener_address", listenerStatName(config_)}})) {
-  store.add(stats_);
+          {{"envoy_listener_address", listenerStatName(config_)}})) {}
+
+absl::StatusOr<std::shared_ptr<Listener>> Listener::create(const config::ListenerConfig& config,
+                                                           const NetworkFilterRegistry& registry,
+                                                           stats::Store& store, size_t workers) {
+  std::shared_ptr<Listener> l(new Listener(config, workers, store));
+  FilterFactoryContext ctx{store, workers, config.per_connection_buffer_limit_bytes};
+  for (size_t i = 0; i < config.filter_chains.size(); ++i) {
+    auto f = buildChain(config.filter_chains[i], cat("filter_chains[", i, "]"), registry, ctx);
+    if (!f.ok()) return f.status();
+    l->chains_.push_back(*f);
+    l->matches_.push_back(config.filter_chains[i].match);
+  }
+  if (auto s = checkDistinctMatches(l->matches_); !s.ok()) return s;
+  if (config.default_filter_chain) {
+    auto f = buildChain(*config.default_filter_chain, "default_filter_chain", registry, ctx);
+    if (!f.ok()) return f.status();
+    l->default_chain_ = *f;
+  }
+  if (l->chains_.empty() && !l->default_chain_) {
+    return absl::InvalidArgumentError("no filter_chains and no default_filter_chain");
+  }
+  return l;
+}
+
+NetworkFilterFactory* Listener::selectChain(const ConnectionInfo& info) const {
+  MatchInput in;
+  in.destination = info.local;
+  in.source = info.peer;
+  in.direct_source = info.peer;
+  int i = selectFilterChain(matches_, in);
+  if (i >= 0) return chains_[static_cast<size_t>(i)].get();
+  return default_chain_.get();
 }
 
 bool Listener::isProxyAddress(const net::Address& dst) const {
@@ -40,7 +95,7 @@ bool Listener::isProxyAddress(const net::Address& dst) const {
   return net::isLocalIp(dst);  // only on this rare path: a syscall is fine
 }
 
-ActiveListener::ActiveListener(Worker& worker, std::shared_ptr<const Listener> listener)
+ActiveListener::ActiveListener(Worker& worker, ListenerSharedPtr listener)
     : worker_(worker), listener_(std::move(listener)) {
   uv_tcp_init(worker_.loop().uv(), &tcp_);
   tcp_.data = this;
@@ -52,7 +107,6 @@ absl::Status ActiveListener::listen(int fd) {
     ::close(fd);
     return uvStatus(rc, "uv_tcp_open");
   }
-  opened_ = true;
   return uvStatus(
       uv_listen(reinterpret_cast<uv_stream_t*>(&tcp_), kBacklog, &ActiveListener::onConnection),
       cat("listen ", listener_->config().address.toString()));
@@ -74,44 +128,62 @@ void ActiveListener::onConnection(uv_stream_t* server, int status) {
 }
 
 void ActiveListener::acceptOne() {
-  const Listener& l = *listener_;
-  ListenerStats& stats = l.stats(worker_.index());
+  const Listener& accepting = *listener_;
+  size_t w = worker_.index();
   auto conn = net::Connection::accept(worker_.loop(), reinterpret_cast<uv_stream_t*>(&tcp_),
-                                      l.config().per_connection_buffer_limit_bytes);
+                                      accepting.config().per_connection_buffer_limit_bytes);
   if (!conn.ok()) {
-    stats.downstream_cx_accept_error.inc();
-    REMORA_LOG(Warn, "listener %s: %s", l.name(), conn.status().ToString());
+    accepting.stats(w).downstream_cx_accept_error.inc();
+    REMORA_LOG(Warn, "listener %s: %s", accepting.name(), conn.status().ToString());
     return;
   }
   net::Connection* c = *conn;
   ConnectionInfo info;
-  info.listener = listener_;
   int fd = c->fd();
   if (auto local = net::localAddress(fd); local.ok()) info.local = *local;
   if (auto peer = net::peerAddress(fd); peer.ok()) info.peer = *peer;
-  if (l.config().use_original_dst) {
+  const auto& cfg = accepting.config();
+  if (cfg.use_original_dst || cfg.original_dst_filter) {
     auto dst = net::originalDestination(fd, info.local.family());
     if (dst.ok()) info.original_dst = *dst;
   }
-  stats.downstream_cx_total.inc();
   // A connection whose destination is one of our own listeners was not redirected by
   // iptables (or was redirected back to us): forwarding it would loop until fds run out.
-  if (info.original_dst && l.isProxyAddress(*info.original_dst)) {
-    stats.downstream_cx_proxy_loop.inc();
+  if (info.original_dst && accepting.isProxyAddress(*info.original_dst)) {
+    accepting.stats(w).downstream_cx_total.inc();
+    accepting.stats(w).downstream_cx_proxy_loop.inc();
     REMORA_LOG(Debug, "[C%d] %s -> %s: destination is this proxy, refusing", c->id(),
                info.peer.toString(), info.original_dst->toString());
     c->close(net::Connection::CloseMode::Abort);
     return;
   }
-  if (l.filter() == nullptr) {
+  info.listener = listener_;
+  if (info.original_dst && cfg.use_original_dst && !(*info.original_dst == info.local)) {
+    // Envoy's use_original_dst: the listener of the original destination takes over.
+    if (const ListenerSharedPtr* target = worker_.snapshot().findByAddress(*info.original_dst);
+        target != nullptr && target->get() != &accepting) {
+      accepting.stats(w).downstream_cx_handed_off.inc();
+      info.listener = *target;
+    }
+  }
+  if (info.original_dst && (cfg.original_dst_filter || info.listener.get() != &accepting)) {
+    info.local = *info.original_dst;  // the restored local address
+  }
+  const Listener& l = *info.listener;
+  ListenerStats& stats = l.stats(w);
+  stats.downstream_cx_total.inc();
+  NetworkFilterFactory* chain = l.selectChain(info);
+  if (chain == nullptr) {
     stats.no_filter_chain_match.inc();
+    REMORA_LOG(Debug, "[C%d] %s -> %s: no filter chain matches on %s", c->id(),
+               info.peer.toString(), info.local.toString(), l.name());
     c->close(net::Connection::CloseMode::Abort);
     return;
   }
   REMORA_LOG(Debug, "[C%d] accepted %s -> %s (original %s) on %s", c->id(), info.peer.toString(),
              info.local.toString(),
              info.original_dst ? info.original_dst->toString() : std::string("none"), l.name());
-  l.filter()->onAccept(worker_, c, info);
+  chain->onAccept(worker_, c, info);
 }
 
 }  // namespace remora::server

@@ -1,4 +1,4 @@
-// Listeners: the shared, immutable Listener (config, stats, filter factory) and the per-worker
+// Listeners: the shared, immutable Listener (config, filter chains, stats) and the per-worker
 // ActiveListener that owns the worker's SO_REUSEPORT socket and accepts on it.
 #pragma once
 
@@ -6,8 +6,9 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
-#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "proxy/config/config.h"
 #include "proxy/server/network_filter.h"
 #include "proxy/stats/stats.h"
@@ -23,39 +24,54 @@ class Worker;
   COUNTER(downstream_cx_accept_error, "accept(2) failures")                             \
   COUNTER(downstream_cx_proxy_loop,                                                     \
           "Connections refused because their destination is this proxy's own listener") \
+  COUNTER(downstream_cx_handed_off,                                                     \
+          "Connections passed to the listener of their original destination")           \
   COUNTER(no_filter_chain_match, "Connections closed for want of a filter chain")
 
 REMORA_STATS_STRUCT(ListenerStats, REMORA_LISTENER_STATS);
 
 class Listener {
  public:
-  Listener(config::ListenerConfig config, NetworkFilterFactorySharedPtr filter, stats::Store& store,
-           size_t workers);
+  // Builds the filter chains' factories; errors name the chain and the filter.
+  static absl::StatusOr<std::shared_ptr<Listener>> create(const config::ListenerConfig& config,
+                                                          const NetworkFilterRegistry& registry,
+                                                          stats::Store& store, size_t workers);
 
   const config::ListenerConfig& config() const { return config_; }
   const std::string& name() const { return config_.name; }
-  NetworkFilterFactory* filter() const { return filter_.get(); }
   ListenerStats& stats(size_t worker) const { return stats_->shard(worker); }
+
+  // The factory of the chain this connection matches (the default chain if none), or null.
+  NetworkFilterFactory* selectChain(const ConnectionInfo& info) const;
+
   // Whether a connection to `dst` would come straight back into one of this proxy's own
   // listeners: one of their ports (set by the server) on an address of this namespace.
   bool isProxyAddress(const net::Address& dst) const;
   void setOwnPorts(std::vector<uint16_t> ports) { own_ports_ = std::move(ports); }
 
  private:
+  Listener(config::ListenerConfig config, size_t workers, stats::Store& store);
+
   config::ListenerConfig config_;
-  NetworkFilterFactorySharedPtr filter_;
+  std::vector<config::FilterChainMatch> matches_;
+  std::vector<NetworkFilterFactorySharedPtr> chains_;
+  NetworkFilterFactorySharedPtr default_chain_;
   std::shared_ptr<stats::ShardedScope<ListenerStats>> stats_;
   std::vector<uint16_t> own_ports_;
 };
 
+using ListenerSharedPtr = std::shared_ptr<const Listener>;
+
 class ActiveListener {
  public:
-  ActiveListener(Worker& worker, std::shared_ptr<const Listener> listener);
+  ActiveListener(Worker& worker, ListenerSharedPtr listener);
 
-  // Takes ownership of a bound, non-blocking socket and listens on it.
+  // Takes ownership of a bound, listening socket and accepts on it.
   absl::Status listen(int fd);
   // Stops accepting; the object frees itself once the handle is closed.
   void close();
+  // A new version of the listener (same socket): new connections use it.
+  void setListener(ListenerSharedPtr listener) { listener_ = std::move(listener); }
   const Listener& listener() const { return *listener_; }
 
  private:
@@ -63,9 +79,8 @@ class ActiveListener {
   void acceptOne();
 
   Worker& worker_;
-  std::shared_ptr<const Listener> listener_;
+  ListenerSharedPtr listener_;
   uv_tcp_t tcp_;
-  bool opened_ = false;
 };
 
 }  // namespace remora::server

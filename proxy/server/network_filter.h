@@ -1,5 +1,5 @@
 // The seam between listeners (proxy/) and network filters (filters/): a listener hands each
-// accepted connection to its filter factory, which builds a session around it.
+// accepted connection to the factory of the filter chain it matched, which builds a session.
 #pragma once
 
 #include <functional>
@@ -12,7 +12,6 @@
 #include "proxy/net/connection.h"
 #include "proxy/server/session.h"
 #include "proxy/stats/stats.h"
-#include "proxy/upstream/cluster.h"
 
 namespace remora::server {
 
@@ -26,11 +25,12 @@ class NetworkFilterFactory {
 };
 using NetworkFilterFactorySharedPtr = std::shared_ptr<NetworkFilterFactory>;
 
-// What a factory may use while it is built from configuration.
+// What a factory may use while it is built from configuration. Clusters are not here: a
+// filter looks them up per connection in the worker's current snapshot, so a listener never
+// holds on to a cluster that the configuration has since replaced.
 struct FilterFactoryContext {
   stats::Store& stats;
   size_t workers;
-  const std::map<std::string, upstream::ClusterSharedPtr>& clusters;
   uint32_t buffer_limit;
 };
 

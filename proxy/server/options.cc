@@ -84,6 +84,7 @@ application on the same port.
   --connect-timeout DUR      upstream connect timeout (default 5s)
   --idle-timeout DUR         close a connection after this long without bytes (default 1h, 0 off)
   --drain-timeout DUR        on SIGTERM, how long open connections may finish (default 5s)
+  --listener-drain-time DUR  how long connections of a replaced listener may go on (600s)
   --buffer-limit BYTES       per-connection, per-direction buffer limit (default 1048576)
   --log-level LEVEL          trace, debug, info, warning, error, off (default info)
   --version, --help
@@ -136,14 +137,16 @@ absl::StatusOr<Options> parseOptions(int argc, const char* const* argv) {
                                       : o.health_address) = *a;
     } else if (flag == "admin-address-path") {
       o.admin_address_path = value;
-    } else if (flag == "connect-timeout" || flag == "idle-timeout" || flag == "drain-timeout") {
+    } else if (flag == "connect-timeout" || flag == "idle-timeout" || flag == "drain-timeout" ||
+               flag == "listener-drain-time") {
       auto d = parseDuration(value);
       if (!d.ok()) return flagError(flag, value, sv(d.status().message()));
       if (flag == "connect-timeout" && d->count() == 0)
         return flagError(flag, value, "must be positive");
-      (flag == "connect-timeout" ? o.connect_timeout
-       : flag == "idle-timeout"  ? o.idle_timeout
-                                 : o.drain_timeout) = *d;
+      (flag == "connect-timeout"       ? o.connect_timeout
+       : flag == "idle-timeout"        ? o.idle_timeout
+       : flag == "listener-drain-time" ? o.listener_drain_time
+                                       : o.drain_timeout) = *d;
     } else if (flag == "buffer-limit") {
       if (!parseInt(value, &o.buffer_limit_bytes) || o.buffer_limit_bytes < 1024) {
         return flagError(flag, value, "expected a number of bytes, at least 1024");
@@ -173,8 +176,11 @@ absl::StatusOr<config::ProxyConfig> defaultConfig(const Options& o) {
     out.name = "virtualOutbound";
     out.address = bind->withPort(o.outbound_port);
     out.per_connection_buffer_limit_bytes = o.buffer_limit_bytes;
-    out.filters.push_back({"envoy.filters.network.tcp_proxy",
-                           {"PassthroughCluster", "PassthroughCluster", o.idle_timeout}});
+    out.original_dst_filter = true;
+    config::FilterChainConfig chain;
+    chain.filters.push_back({"envoy.filters.network.tcp_proxy",
+                             {"PassthroughCluster", "PassthroughCluster", {}, o.idle_timeout}});
+    out.filter_chains.push_back(chain);
     pc.listeners.push_back(out);
   }
   if (o.inbound_port != 0) {
@@ -194,9 +200,12 @@ absl::StatusOr<config::ProxyConfig> defaultConfig(const Options& o) {
     in.name = "virtualInbound";
     in.address = bind->withPort(o.inbound_port);
     in.per_connection_buffer_limit_bytes = o.buffer_limit_bytes;
-    in.filters.push_back(
+    in.original_dst_filter = true;
+    config::FilterChainConfig chain;
+    chain.filters.push_back(
         {"envoy.filters.network.tcp_proxy",
-         {"InboundPassthroughCluster", "InboundPassthroughCluster", o.idle_timeout}});
+         {"InboundPassthroughCluster", "InboundPassthroughCluster", {}, o.idle_timeout}});
+    in.filter_chains.push_back(chain);
     pc.listeners.push_back(in);
   }
   return pc;

@@ -27,6 +27,8 @@ struct Options {
   config::Duration connect_timeout{std::chrono::seconds(5)};
   config::Duration idle_timeout{std::chrono::hours(1)};
   config::Duration drain_timeout{std::chrono::seconds(5)};
+  // How long connections of a replaced or removed listener may go on (Envoy's drain time).
+  config::Duration listener_drain_time{std::chrono::seconds(600)};
   uint32_t buffer_limit_bytes = 1024 * 1024;
   log::Level log_level = log::Level::Info;
   bool help = false;

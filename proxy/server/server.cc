@@ -22,7 +22,10 @@ int64_t residentBytes() {
 }  // namespace
 
 Server::Server(Options options, NetworkFilterRegistry filters)
-    : options_(std::move(options)), filters_(std::move(filters)), main_("main") {
+    : options_(std::move(options)),
+      filters_(std::move(filters)),
+      main_("main"),
+      snapshot_(std::make_shared<Snapshot>()) {
   server_stats_ = std::make_shared<stats::CallbackScope>(
       "server.", "server", [this](const stats::StatVisitor& visit) {
         admin::ServerState s = state_.load();
@@ -46,37 +49,101 @@ Server::~Server() {
   for (auto& w : workers_) w->join();
 }
 
-absl::Status Server::buildConfig(const config::ProxyConfig& config) {
+absl::Status Server::applyConfig(const config::ProxyConfig& config) {
   size_t n = options_.concurrency;
+  auto next = std::make_shared<Snapshot>();
+  next->version = snapshot_->version + 1;
+
+  // Clusters: an unchanged cluster keeps its runtime object (and its load-balancing state).
   for (const auto& cc : config.clusters) {
-    if (clusters_.count(cc.name) != 0) {
+    if (next->clusters.contains(cc.name)) {
       return absl::InvalidArgumentError(cat("duplicate cluster '", cc.name, "'"));
     }
-    clusters_[cc.name] = std::make_shared<const upstream::Cluster>(cc, store_, n);
+    const upstream::ClusterSharedPtr* old = snapshot_->cluster(cc.name);
+    next->clusters[cc.name] = old != nullptr && (*old)->config() == cc
+                                  ? *old
+                                  : std::make_shared<const upstream::Cluster>(cc, store_, n);
   }
+
+  // Listeners: an unchanged listener keeps its object; a changed one is rebuilt and the old
+  // version drains.
   std::vector<uint16_t> own_ports;
-  for (const auto& lc : config.listeners) own_ports.push_back(lc.address.port());
   for (const auto& lc : config.listeners) {
-    if (lc.filters.size() != 1) {
-      return absl::InvalidArgumentError(
-          cat("listener '", lc.name, "': exactly one network filter is supported"));
-    }
-    const auto& fc = lc.filters[0];
-    auto creator = filters_.find(fc.name);
-    if (creator == filters_.end()) {
-      return absl::InvalidArgumentError(
-          cat("listener '", lc.name, "': unknown network filter '", fc.name, "'"));
-    }
-    FilterFactoryContext ctx{store_, n, clusters_, lc.per_connection_buffer_limit_bytes};
-    auto factory = creator->second(fc, ctx);
-    if (!factory.ok()) {
-      return absl::InvalidArgumentError(
-          cat("listener '", lc.name, "': ", factory.status().message()));
-    }
-    auto listener = std::make_shared<Listener>(lc, *factory, store_, n);
-    listener->setOwnPorts(own_ports);
-    listeners_.push_back(std::move(listener));
+    if (lc.bind_to_port) own_ports.push_back(lc.address.port());
   }
+  for (const auto& lc : config.listeners) {
+    if (next->listeners.contains(lc.name)) {
+      return absl::InvalidArgumentError(cat("duplicate listener '", lc.name, "'"));
+    }
+    auto old = snapshot_->listeners.find(lc.name);
+    ListenerSharedPtr l;
+    if (old != snapshot_->listeners.end() && old->second->config() == lc) {
+      l = old->second;
+    } else {
+      auto built = Listener::create(lc, filters_, store_, n);
+      if (!built.ok()) {
+        return absl::InvalidArgumentError(
+            cat("listener '", lc.name, "': ", built.status().message()));
+      }
+      (*built)->setOwnPorts(own_ports);
+      l = *built;
+    }
+    if (next->by_address.contains(lc.address)) {
+      return absl::InvalidArgumentError(cat("listener '", lc.name, "': address ",
+                                            lc.address.toString(), " is already used by listener '",
+                                            next->by_address[lc.address]->name(), "'"));
+    }
+    next->by_address[lc.address] = l;
+    next->listeners[lc.name] = l;
+  }
+
+  // Sockets: bind what is new before anything changes, so that a port in use fails the
+  // update and leaves the running configuration as it was.
+  std::vector<SocketChanges> changes(n);
+  std::vector<int> opened;
+  auto closeOpened = [&] {
+    for (int fd : opened) ::close(fd);
+  };
+  for (const auto& [name, l] : next->listeners) {
+    const auto& lc = l->config();
+    auto old = snapshot_->listeners.find(name);
+    bool had_socket = old != snapshot_->listeners.end() && old->second->config().bind_to_port &&
+                      old->second->config().address == lc.address;
+    if (!lc.bind_to_port || had_socket) continue;
+    for (size_t w = 0; w < n; ++w) {
+      auto fd = net::bindTcpSocket(lc.address, /*reuse_port=*/true);
+      if (fd.ok() && ::listen(*fd, 4096) != 0) {
+        ::close(*fd);
+        fd = absl::UnavailableError(cat("listen ", lc.address.toString(), ": ", strerror(errno)));
+      }
+      if (!fd.ok()) {
+        closeOpened();
+        return absl::Status(fd.status().code(),
+                            cat("listener '", name, "': ", fd.status().message()));
+      }
+      opened.push_back(*fd);
+      changes[w].open[name] = *fd;
+    }
+  }
+  for (const auto& [name, l] : snapshot_->listeners) {
+    if (!l->config().bind_to_port) continue;
+    auto now = next->listeners.find(name);
+    if (now == next->listeners.end() || !now->second->config().bind_to_port ||
+        !(now->second->config().address == l->config().address)) {
+      for (size_t w = 0; w < n; ++w) changes[w].close.push_back(name);
+    }
+  }
+
+  snapshot_ = next;
+  for (size_t w = 0; w < workers_.size(); ++w) {
+    Worker* worker = workers_[w].get();
+    worker->loop().post(
+        [worker, next, c = std::move(changes[w]), d = options_.listener_drain_time]() mutable {
+          worker->applySnapshot(next, std::move(c), d);
+        });
+  }
+  REMORA_LOG(Info, "configuration version %d: %d listeners, %d clusters", next->version,
+             next->listeners.size(), next->clusters.size());
   return absl::OkStatus();
 }
 
@@ -107,48 +174,20 @@ absl::Status Server::startAdmin() {
 
 absl::Status Server::start(const config::ProxyConfig& config) {
   state_ = admin::ServerState::Initializing;
-  if (auto s = buildConfig(config); !s.ok()) return s;
-
-  // Bind and listen on every worker's socket here, so that a port in use fails start-up and
-  // connections queue in the backlog before the workers pick the sockets up.
-  std::vector<std::vector<int>> fds(listeners_.size());
-  for (size_t i = 0; i < listeners_.size(); ++i) {
-    const auto& addr = listeners_[i]->config().address;
-    for (uint32_t w = 0; w < options_.concurrency; ++w) {
-      auto fd = net::bindTcpSocket(addr, /*reuse_port=*/true);
-      if (fd.ok() && ::listen(*fd, 4096) != 0) {
-        ::close(*fd);
-        fd = absl::UnavailableError(cat("listen ", addr.toString(), ": ", strerror(errno)));
-      }
-      if (!fd.ok()) {
-        for (auto& v : fds)
-          for (int f : v) ::close(f);
-        return absl::Status(fd.status().code(),
-                            cat("listener '", listeners_[i]->name(), "': ", fd.status().message()));
-      }
-      fds[i].push_back(*fd);
-    }
-  }
-  if (auto s = startAdmin(); !s.ok()) {
-    for (auto& v : fds)
-      for (int f : v) ::close(f);
-    return s;
-  }
-
   for (uint32_t w = 0; w < options_.concurrency; ++w) {
     workers_.push_back(std::make_unique<Worker>(w));
   }
-  for (size_t i = 0; i < listeners_.size(); ++i) {
-    for (uint32_t w = 0; w < options_.concurrency; ++w) {
-      Worker* worker = workers_[w].get();
-      auto listener = listeners_[i];
-      int fd = fds[i][w];
-      worker->loop().post([worker, listener, fd] { worker->addListener(listener, fd); });
-    }
-    REMORA_LOG(Info, "listener %s on %s (%u workers)", listeners_[i]->name(),
-               listeners_[i]->config().address.toString(), options_.concurrency);
-  }
+  // Listeners are bound here, on the main thread, so that a port in use fails start-up;
+  // connections queue in the backlog until the workers pick the sockets up.
+  if (auto s = applyConfig(config); !s.ok()) return s;
+  if (auto s = startAdmin(); !s.ok()) return s;
   for (auto& w : workers_) w->start();
+  for (const auto& [name, l] : snapshot_->listeners) {
+    if (l->config().bind_to_port) {
+      REMORA_LOG(Info, "listener %s on %s (%u workers)", name, l->config().address.toString(),
+                 options_.concurrency);
+    }
+  }
 
   uv_signal_init(main_.uv(), &sigterm_);
   uv_signal_init(main_.uv(), &sigint_);

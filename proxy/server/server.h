@@ -16,6 +16,7 @@
 #include "proxy/server/listener.h"
 #include "proxy/server/network_filter.h"
 #include "proxy/server/options.h"
+#include "proxy/server/snapshot.h"
 #include "proxy/server/worker.h"
 #include "proxy/stats/stats.h"
 #include "proxy/upstream/cluster.h"
@@ -30,6 +31,13 @@ class Server : public admin::AdminHooks {
   // Builds the configuration, binds every listener and admin port (errors name which), and
   // starts the workers. After OK the server is LIVE.
   absl::Status start(const config::ProxyConfig& config);
+  // From the main thread: installs a new configuration. Unchanged listeners and clusters are
+  // kept as they are; new sockets are bound first, so an error (a port in use, a filter that
+  // cannot be built) changes nothing. Connections keep the versions they started with;
+  // those of replaced listeners are reset after the listener drain time.
+  absl::Status applyConfig(const config::ProxyConfig& config);
+  const Snapshot& snapshot() const { return *snapshot_; }
+  event::EventLoop& mainLoop() { return main_; }
   // Runs the main loop until the server has shut down; returns the exit code.
   int run();
 
@@ -47,7 +55,6 @@ class Server : public admin::AdminHooks {
   const admin::HttpServer* adminServer() const { return admin_.get(); }
 
  private:
-  absl::Status buildConfig(const config::ProxyConfig& config);
   absl::Status startAdmin();
   void onWorkerDrained();
   void stopListeners(bool exit_when_drained);
@@ -58,8 +65,7 @@ class Server : public admin::AdminHooks {
   stats::Store store_;
   std::shared_ptr<stats::Scope> server_stats_;
   std::vector<std::unique_ptr<Worker>> workers_;
-  std::map<std::string, upstream::ClusterSharedPtr> clusters_;
-  std::vector<std::shared_ptr<const Listener>> listeners_;
+  SnapshotSharedPtr snapshot_;
   std::unique_ptr<admin::HttpServer> admin_;
   std::unique_ptr<admin::HttpServer> prometheus_;
   std::unique_ptr<admin::HttpServer> health_;

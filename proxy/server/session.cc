@@ -26,12 +26,14 @@ void SessionList::remove(Session* s) {
   --size_;
 }
 
-void SessionList::abortAll() {
-  // abort() may remove the session (and others) from the list: snapshot first.
-  std::vector<Session*> all;
-  all.reserve(size_);
-  for (Session* s = head_; s != nullptr; s = s->next_) all.push_back(s);
-  for (Session* s : all) s->abort();
+size_t SessionList::abortIf(const std::function<bool(const Session&)>& pred) {
+  // abort() removes the session from the list: collect first.
+  std::vector<Session*> chosen;
+  for (Session* s = head_; s != nullptr; s = s->next_) {
+    if (pred(*s)) chosen.push_back(s);
+  }
+  for (Session* s : chosen) s->abort();
+  return chosen.size();
 }
 
 }  // namespace remora::server

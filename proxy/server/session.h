@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <optional>
 
@@ -44,7 +45,11 @@ class SessionList {
   void remove(Session* s);
   size_t size() const { return size_; }
   // Calls abort() on every session; safe when abort() removes the session synchronously.
-  void abortAll();
+  void abortAll() {
+    abortIf([](const Session&) { return true; });
+  }
+  // Calls abort() on the sessions `pred` selects; returns how many.
+  size_t abortIf(const std::function<bool(const Session&)>& pred);
 
  private:
   Session* head_ = nullptr;

@@ -1,5 +1,8 @@
-// Worker thread lifecycle.
+// Worker thread lifecycle and configuration updates.
 #include "proxy/server/worker.h"
+
+#include <algorithm>
+#include <set>
 
 #include "proxy/common/log.h"
 #include "proxy/common/strings.h"
@@ -7,7 +10,11 @@
 
 namespace remora::server {
 
-Worker::Worker(uint32_t index) : index_(index), loop_(cat("worker_", index)) {}
+Worker::Worker(uint32_t index)
+    : index_(index), loop_(cat("worker_", index)), snapshot_(std::make_shared<Snapshot>()) {
+  uv_timer_init(loop_.uv(), &drain_timer_);
+  drain_timer_.data = this;
+}
 
 Worker::~Worker() {
   if (thread_.joinable()) thread_.join();
@@ -26,25 +33,85 @@ bool Worker::join() {
   return clean_exit_;
 }
 
-void Worker::addListener(std::shared_ptr<const Listener> listener, int fd) {
-  auto* active = new ActiveListener(*this, std::move(listener));
-  auto status = active->listen(fd);
-  if (!status.ok()) {
-    REMORA_LOG(Error, "listener %s: %s", active->listener().name(), status.ToString());
-    active->close();
+void Worker::applySnapshot(SnapshotSharedPtr snapshot, SocketChanges changes,
+                           config::Duration drain_time) {
+  for (const std::string& name : changes.close) {
+    auto it = listeners_.find(name);
+    if (it == listeners_.end()) continue;
+    it->second->close();
+    listeners_.erase(it);
+  }
+  for (auto& [name, fd] : changes.open) {
+    auto l = snapshot->listeners.find(name);
+    if (l == snapshot->listeners.end()) continue;
+    if (auto old = listeners_.find(name); old != listeners_.end()) {
+      old->second->close();  // a new address for this listener
+      listeners_.erase(old);
+    }
+    auto* active = new ActiveListener(*this, l->second);
+    if (auto status = active->listen(fd); !status.ok()) {
+      REMORA_LOG(Error, "listener %s: %s", name, status.ToString());
+      active->close();
+      continue;
+    }
+    listeners_[name] = active;
+  }
+  for (auto& [name, active] : listeners_) {
+    auto l = snapshot->listeners.find(name);
+    if (l != snapshot->listeners.end()) active->setListener(l->second);
+  }
+  // Listener versions that the new snapshot does not carry drain.
+  std::set<const Listener*> live;
+  for (const auto& [name, l] : snapshot->listeners) live.insert(l.get());
+  uint64_t deadline = loop_.now() + static_cast<uint64_t>(drain_time.count());
+  for (const auto& [name, l] : snapshot_->listeners) {
+    if (live.count(l.get()) == 0) retired_.emplace_back(l, deadline);
+  }
+  snapshot_ = std::move(snapshot);
+  armDrainTimer();
+}
+
+void Worker::armDrainTimer() {
+  if (retired_.empty()) {
+    uv_timer_stop(&drain_timer_);
     return;
   }
-  listeners_.push_back(active);
+  uint64_t next = retired_.front().second;
+  for (const auto& r : retired_) next = std::min(next, r.second);
+  uint64_t now = loop_.now();
+  uv_timer_start(&drain_timer_, &Worker::onDrainTimer, next > now ? next - now : 0, 0);
+}
+
+void Worker::onDrainTimer(uv_timer_t* timer) {
+  auto* self = static_cast<Worker*>(timer->data);
+  uint64_t now = self->loop_.now();
+  std::set<const Listener*> expired;
+  auto& r = self->retired_;
+  for (auto it = r.begin(); it != r.end();) {
+    if (it->second <= now) {
+      expired.insert(it->first.get());
+      it = r.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  if (!expired.empty()) {
+    size_t n = self->sessions_.abortIf(
+        [&](const Session& s) { return expired.count(s.listener_.get()) != 0; });
+    if (n > 0)
+      REMORA_LOG(Info, "reset %d connections of replaced listeners after their drain time", n);
+  }
+  self->armDrainTimer();
 }
 
 void Worker::stopListeners(std::function<void()> on_drained) {
-  for (ActiveListener* l : listeners_) l->close();
+  for (auto& [name, l] : listeners_) l->close();
   listeners_.clear();
   on_drained_ = std::move(on_drained);
   checkDrained();
 }
 
-void Worker::addSession(Session* s, std::shared_ptr<const Listener> listener) {
+void Worker::addSession(Session* s, ListenerSharedPtr listener) {
   sessions_.add(s);
   if (listener) listener->stats(index_).downstream_cx_active.add();
   s->listener_ = std::move(listener);
@@ -70,10 +137,13 @@ void Worker::checkDrained() {
 }
 
 void Worker::shutdown() {
-  for (ActiveListener* l : listeners_) l->close();
+  for (auto& [name, l] : listeners_) l->close();
   listeners_.clear();
   on_drained_ = nullptr;
+  retired_.clear();
+  uv_close(reinterpret_cast<uv_handle_t*>(&drain_timer_), nullptr);
   sessions_.abortAll();
+  snapshot_ = std::make_shared<Snapshot>();
   loop_.shutdown();
 }
 

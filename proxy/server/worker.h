@@ -1,20 +1,28 @@
-// A worker: one thread, one libuv loop, its own listener sockets (SO_REUSEPORT), sessions and
-// stats shard. Other threads talk to it only through post().
+// A worker: one thread, one libuv loop, its own listener sockets (SO_REUSEPORT), sessions,
+// stats shard and current configuration snapshot. Other threads talk to it only by post().
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "proxy/config/config.h"
 #include "proxy/event/event_loop.h"
 #include "proxy/server/session.h"
+#include "proxy/server/snapshot.h"
 
 namespace remora::server {
 
-class Listener;
 class ActiveListener;
+
+// What a new snapshot changes about a worker's sockets.
+struct SocketChanges {
+  std::map<std::string, int> open;  // listener name -> this worker's new bound socket
+  std::vector<std::string> close;   // listener names whose socket goes away
+};
 
 class Worker {
  public:
@@ -31,8 +39,12 @@ class Worker {
   bool join();
 
   // --- Called on the worker's own thread (through post) ---
-  // Starts accepting on an already bound socket; the worker owns fd from here on.
-  void addListener(std::shared_ptr<const Listener> listener, int fd);
+  // Installs a configuration version: opens and closes sockets, points the others at their
+  // new listener versions. Sessions of listener versions that are gone keep running and are
+  // reset after `drain_time` unless they finish first.
+  void applySnapshot(SnapshotSharedPtr snapshot, SocketChanges changes,
+                     config::Duration drain_time);
+  const Snapshot& snapshot() const { return *snapshot_; }
   // Stops accepting on every listener (drain). Calls on_drained once no session is left.
   void stopListeners(std::function<void()> on_drained);
   // Resets every open session, closes listeners and ends the loop.
@@ -40,19 +52,25 @@ class Worker {
 
   // Sessions register here so that drain and shutdown can find them; the worker keeps the
   // listener's downstream_cx_active/destroy counts.
-  void addSession(Session* s, std::shared_ptr<const Listener> listener);
+  void addSession(Session* s, ListenerSharedPtr listener);
   void removeSession(Session* s);
   size_t activeSessions() const { return sessions_.size(); }
   size_t activeListeners() const { return listeners_.size(); }
 
  private:
   void checkDrained();
+  void armDrainTimer();
+  static void onDrainTimer(uv_timer_t* timer);
 
   uint32_t index_;
   event::EventLoop loop_;
   std::thread thread_;
   SessionList sessions_;
-  std::vector<ActiveListener*> listeners_;
+  SnapshotSharedPtr snapshot_;
+  std::map<std::string, ActiveListener*> listeners_;  // by listener name
+  // Listener versions no longer in force, and when their remaining sessions are reset.
+  std::vector<std::pair<ListenerSharedPtr, uint64_t>> retired_;
+  uv_timer_t drain_timer_;
   std::function<void()> on_drained_;
   bool clean_exit_ = false;
 };

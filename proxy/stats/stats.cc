@@ -22,6 +22,9 @@ void Store::forEach(const std::function<void(const Scope&)>& fn) {
       }
     }
     scopes_.resize(out);
+    for (auto it = by_prefix_.begin(); it != by_prefix_.end();) {
+      it = it->second.expired() ? by_prefix_.erase(it) : std::next(it);
+    }
   }
   for (const auto& s : live) fn(*s);
 }

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -147,12 +148,32 @@ class CallbackScope : public Scope {
 class Store {
  public:
   void add(const std::shared_ptr<Scope>& scope);
+
+  // The live ShardedScope<T> with this prefix, or a new one. Configuration updates call this
+  // so that a listener or cluster keeps its counters across versions.
+  template <typename T>
+  std::shared_ptr<ShardedScope<T>> shardedScope(
+      size_t shards, const std::string& prefix, const std::string& prom_family,
+      std::vector<std::pair<std::string, std::string>> labels) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = by_prefix_.find(prefix);
+    if (it != by_prefix_.end()) {
+      if (auto existing = std::dynamic_pointer_cast<ShardedScope<T>>(it->second.lock())) {
+        return existing;
+      }
+    }
+    auto scope = std::make_shared<ShardedScope<T>>(shards, prefix, prom_family, std::move(labels));
+    scopes_.push_back(scope);
+    by_prefix_[prefix] = scope;
+    return scope;
+  }
   // Visits live scopes in the order they were added; drops expired ones.
   void forEach(const std::function<void(const Scope&)>& fn);
 
  private:
   std::mutex mu_;
   std::vector<std::weak_ptr<Scope>> scopes_;
+  std::map<std::string, std::weak_ptr<Scope>> by_prefix_;
 };
 
 }  // namespace remora::stats

@@ -27,53 +27,87 @@ class TcpProxySession : public server::Session, public Connection::Callbacks {
       : worker_(worker),
         factory_(std::move(factory)),
         stats_(factory_->stats(worker.index())),
-        cluster_stats_(factory_->cluster().stats(worker.index())),
         down_(downstream) {
     worker_.addSession(this, info.listener);
     uv_timer_init(worker_.loop().uv(), &timer_);
     timer_.data = this;
     down_->setCallbacks(this);
+    if (info.original_dst) original_dst_ = *info.original_dst;
   }
 
-  void start(const server::ConnectionInfo& info) {
+  void start() {
     stats_.downstream_cx_total.inc();
-    const upstream::Cluster& cluster = factory_->cluster();
-    auto dest = cluster.pickDestination(info.original_dst ? &*info.original_dst : nullptr);
+    // The cluster is taken from the configuration in force now and kept for the session.
+    const std::string& name = factory_->pickCluster(worker_.index());
+    const upstream::ClusterSharedPtr* cluster = worker_.snapshot().cluster(name);
+    if (cluster == nullptr) {
+      stats_.downstream_cx_no_route.inc();
+      REMORA_LOG(Debug, "[C%d] tcp_proxy %s: cluster '%s' does not exist", down_->id(),
+                 factory_->config().stat_prefix, name);
+      finish(Connection::CloseMode::Abort);
+      return;
+    }
+    cluster_ = *cluster;
+    cluster_stats_ = &cluster_->stats(worker_.index());
+    connectUpstream();
+  }
+
+  void abort() override { finish(Connection::CloseMode::Abort); }
+
+  // One connection attempt; max_connect_attempts allows more after a failure.
+  void connectUpstream() {
+    ++attempts_;
+    auto dest = cluster_->pickDestination(original_dst_.valid() ? &original_dst_ : nullptr,
+                                          worker_.index());
     if (!dest.ok()) {
       stats_.downstream_cx_no_route.inc();
-      cluster_stats_.upstream_cx_none_healthy.inc();
+      cluster_stats_->upstream_cx_none_healthy.inc();
       REMORA_LOG(Debug, "[C%d] %s", down_->id(), dest.status().message());
       finish(Connection::CloseMode::Abort);
       return;
     }
-    const config::ClusterConfig& cc = cluster.config();
+    const config::ClusterConfig& cc = cluster_->config();
     up_ = Connection::create(worker_.loop(), factory_->bufferLimit());
     up_->setCallbacks(this);
-    cluster_stats_.upstream_cx_total.inc();
-    cluster_stats_.upstream_cx_active.add();
-    upstream_counted_ = true;
+    cluster_stats_->upstream_cx_total.inc();
+    cluster_stats_->upstream_cx_active.add();
     auto status = up_->connect(*dest, cc.source_address ? &*cc.source_address : nullptr);
     if (!status.ok()) {
-      cluster_stats_.upstream_cx_connect_fail.inc();
       REMORA_LOG(Debug, "[C%d] upstream %s: %s", down_->id(), dest->toString(), status.message());
-      finish(Connection::CloseMode::Abort);
+      connectFailed();
       return;
     }
-    REMORA_LOG(Debug, "[C%d] connecting to %s (cluster %s) as [C%d]", down_->id(), dest->toString(),
-               cluster.name(), up_->id());
+    REMORA_LOG(Debug, "[C%d] connecting to %s (cluster %s, attempt %d) as [C%d]", down_->id(),
+               dest->toString(), cluster_->name(), attempts_, up_->id());
     uv_timer_start(&timer_, &TcpProxySession::onTimer,
                    static_cast<uint64_t>(cc.connect_timeout.count()), 0);
   }
 
-  void abort() override { finish(Connection::CloseMode::Abort); }
+  // The current attempt failed: try again if attempts remain, else reset the client.
+  void connectFailed() {
+    cluster_stats_->upstream_cx_connect_fail.inc();
+    if (attempts_ < factory_->config().max_connect_attempts && !finishing_) {
+      Connection* failed = up_;
+      up_ = nullptr;
+      failed->setCallbacks(&closer_);
+      ++failed_attempts_closing_;
+      failed->close(Connection::CloseMode::Abort);
+      uv_timer_stop(&timer_);
+      connectUpstream();
+      return;
+    }
+    if (factory_->config().max_connect_attempts > 1) {
+      cluster_stats_->upstream_cx_connect_attempts_exceeded.inc();
+    }
+    finish(Connection::CloseMode::Abort);
+  }
 
   // --- Connection::Callbacks ---
   void onConnect(Connection& conn, int status) override {
     if (finishing_) return;
     if (status != 0) {
-      cluster_stats_.upstream_cx_connect_fail.inc();
       REMORA_LOG(Debug, "[C%d] upstream connect failed: %s", down_->id(), uv_err_name(status));
-      finish(Connection::CloseMode::Abort);
+      connectFailed();
       return;
     }
     connected_ = true;
@@ -87,9 +121,9 @@ class TcpProxySession : public server::Session, public Connection::Callbacks {
     last_activity_ = worker_.loop().now();
     if (&conn == down_) {
       stats_.downstream_cx_rx_bytes_total.inc(block->len);
-      cluster_stats_.upstream_cx_tx_bytes_total.inc(block->len);
+      cluster_stats_->upstream_cx_tx_bytes_total.inc(block->len);
     } else {
-      cluster_stats_.upstream_cx_rx_bytes_total.inc(block->len);
+      cluster_stats_->upstream_cx_rx_bytes_total.inc(block->len);
       stats_.downstream_cx_tx_bytes_total.inc(block->len);
     }
     Connection* other = peer(conn);
@@ -125,7 +159,7 @@ class TcpProxySession : public server::Session, public Connection::Callbacks {
     if (other == down_) {
       stats_.downstream_flow_control_paused_reading_total.inc();
     } else {
-      cluster_stats_.upstream_flow_control_paused_reading_total.inc();
+      cluster_stats_->upstream_flow_control_paused_reading_total.inc();
     }
   }
 
@@ -136,20 +170,18 @@ class TcpProxySession : public server::Session, public Connection::Callbacks {
     if (other == down_) {
       stats_.downstream_flow_control_resumed_reading_total.inc();
     } else {
-      cluster_stats_.upstream_flow_control_resumed_reading_total.inc();
+      cluster_stats_->upstream_flow_control_resumed_reading_total.inc();
     }
   }
 
   void onClosed(Connection& conn) override {
     if (&conn == up_) {
       up_ = nullptr;
-      if (upstream_counted_) {
-        cluster_stats_.upstream_cx_active.sub();
-        if (upstream_remote_close_) {
-          cluster_stats_.upstream_cx_destroy_remote.inc();
-        } else {
-          cluster_stats_.upstream_cx_destroy_local.inc();
-        }
+      cluster_stats_->upstream_cx_active.sub();
+      if (upstream_remote_close_) {
+        cluster_stats_->upstream_cx_destroy_remote.inc();
+      } else {
+        cluster_stats_->upstream_cx_destroy_local.inc();
       }
     } else if (&conn == down_) {
       down_ = nullptr;
@@ -173,10 +205,9 @@ class TcpProxySession : public server::Session, public Connection::Callbacks {
     auto* self = static_cast<TcpProxySession*>(timer->data);
     if (self->finishing_) return;
     if (!self->connected_) {
-      self->cluster_stats_.upstream_cx_connect_timeout.inc();
-      self->cluster_stats_.upstream_cx_connect_fail.inc();
+      self->cluster_stats_->upstream_cx_connect_timeout.inc();
       REMORA_LOG(Debug, "[C%d] upstream connect timeout", self->down_->id());
-      self->finish(Connection::CloseMode::Abort);
+      self->connectFailed();
       return;
     }
     uint64_t idle = self->idleTimeoutMs();
@@ -223,42 +254,78 @@ class TcpProxySession : public server::Session, public Connection::Callbacks {
   }
 
   void handleClosed() {
-    if (down_ == nullptr && up_ == nullptr && timer_closed_) delete this;
+    if (down_ == nullptr && up_ == nullptr && timer_closed_ && failed_attempts_closing_ == 0) {
+      delete this;
+    }
   }
+
+  // Takes over a failed attempt's connection until its handle is closed.
+  struct Closer : Connection::Callbacks {
+    explicit Closer(TcpProxySession& s) : session(s) {}
+    TcpProxySession& session;
+    void onData(Connection& c, event::Block* b) override { c.loop().blocks().release(b); }
+    void onEof(Connection&) override {}
+    void onError(Connection&, int) override {}
+    void onClosed(Connection&) override {
+      session.cluster_stats_->upstream_cx_active.sub();
+      session.cluster_stats_->upstream_cx_destroy_local.inc();
+      --session.failed_attempts_closing_;
+      session.handleClosed();
+    }
+  };
 
   server::Worker& worker_;
   std::shared_ptr<const TcpProxyFactory> factory_;
   TcpProxyStats& stats_;
-  upstream::ClusterStats& cluster_stats_;
+  upstream::ClusterSharedPtr cluster_;
+  upstream::ClusterStats* cluster_stats_ = nullptr;
+  net::Address original_dst_;
   Connection* down_;
   Connection* up_ = nullptr;
+  Closer closer_{*this};
+  uint32_t failed_attempts_closing_ = 0;
   uv_timer_t timer_;
   uint64_t last_activity_ = 0;
+  uint32_t attempts_ = 0;
   bool connected_ = false;
   bool finishing_ = false;
   bool timer_closed_ = false;
-  bool upstream_counted_ = false;
   bool upstream_remote_close_ = false;
 };
 
 }  // namespace
 
-TcpProxyFactory::TcpProxyFactory(config::TcpProxyConfig config, upstream::ClusterSharedPtr cluster,
-                                 uint32_t buffer_limit, stats::Store& store, size_t workers)
+TcpProxyFactory::TcpProxyFactory(config::TcpProxyConfig config, uint32_t buffer_limit,
+                                 stats::Store& store, size_t workers)
     : config_(std::move(config)),
-      cluster_(std::move(cluster)),
       buffer_limit_(buffer_limit),
-      stats_(std::make_shared<stats::ShardedScope<TcpProxyStats>>(
-          workers, cat("tcp.", config_.stat_prefix, "."), "tcp",
-          std::vector<std::pair<std::string, std::string>>{
-              {"envoy_tcp_prefix", config_.stat_prefix}})) {
-  store.add(stats_);
+      stats_(store.shardedScope<TcpProxyStats>(workers, cat("tcp.", config_.stat_prefix, "."),
+                                               "tcp", {{"envoy_tcp_prefix", config_.stat_prefix}})),
+      rng_(new Rng[workers]) {
+  for (const auto& wc : config_.weighted_clusters) total_weight_ += wc.weight;
+  for (size_t w = 0; w < workers; ++w) {
+    rng_[w].state = 0x9e3779b97f4a7c15ULL * (w + 1) ^ reinterpret_cast<uintptr_t>(this);
+  }
+}
+
+const std::string& TcpProxyFactory::pickCluster(size_t worker) const {
+  if (config_.weighted_clusters.empty()) return config_.cluster;
+  uint64_t& x = rng_[worker].state;
+  x ^= x >> 12;
+  x ^= x << 25;
+  x ^= x >> 27;
+  uint64_t r = (x * 0x2545F4914F6CDD1DULL) % total_weight_;
+  for (const auto& wc : config_.weighted_clusters) {
+    if (r < wc.weight) return wc.name;
+    r -= wc.weight;
+  }
+  return config_.weighted_clusters.back().name;
 }
 
 void TcpProxyFactory::onAccept(server::Worker& worker, net::Connection* conn,
                                const server::ConnectionInfo& info) {
   auto* session = new TcpProxySession(worker, shared_from_this(), conn, info);
-  session->start(info);
+  session->start();
 }
 
 absl::StatusOr<server::NetworkFilterFactorySharedPtr> createTcpProxyFactory(
@@ -267,12 +334,21 @@ absl::StatusOr<server::NetworkFilterFactorySharedPtr> createTcpProxyFactory(
   if (tcp.stat_prefix.empty()) {
     return absl::InvalidArgumentError("tcp_proxy: stat_prefix must not be empty");
   }
-  auto it = context.clusters.find(tcp.cluster);
-  if (it == context.clusters.end()) {
+  if (tcp.cluster.empty() == tcp.weighted_clusters.empty()) {
     return absl::InvalidArgumentError(
-        cat("tcp_proxy '", tcp.stat_prefix, "': unknown cluster '", tcp.cluster, "'"));
+        cat("tcp_proxy '", tcp.stat_prefix, "': exactly one of cluster and weighted_clusters"));
   }
-  return std::make_shared<TcpProxyFactory>(tcp, it->second, context.buffer_limit, context.stats,
+  for (const auto& wc : tcp.weighted_clusters) {
+    if (wc.weight == 0 || wc.name.empty()) {
+      return absl::InvalidArgumentError(cat("tcp_proxy '", tcp.stat_prefix, "': weighted cluster '",
+                                            wc.name, "' needs a name and a positive weight"));
+    }
+  }
+  if (tcp.max_connect_attempts == 0) {
+    return absl::InvalidArgumentError(
+        cat("tcp_proxy '", tcp.stat_prefix, "': max_connect_attempts must be at least 1"));
+  }
+  return std::make_shared<TcpProxyFactory>(tcp, context.buffer_limit, context.stats,
                                            context.workers);
 }
 

@@ -28,22 +28,27 @@ REMORA_STATS_STRUCT(TcpProxyStats, REMORA_TCP_PROXY_STATS);
 class TcpProxyFactory : public server::NetworkFilterFactory,
                         public std::enable_shared_from_this<TcpProxyFactory> {
  public:
-  TcpProxyFactory(config::TcpProxyConfig config, upstream::ClusterSharedPtr cluster,
-                  uint32_t buffer_limit, stats::Store& store, size_t workers);
+  TcpProxyFactory(config::TcpProxyConfig config, uint32_t buffer_limit, stats::Store& store,
+                  size_t workers);
 
   void onAccept(server::Worker& worker, net::Connection* conn,
                 const server::ConnectionInfo& info) override;
 
   const config::TcpProxyConfig& config() const { return config_; }
-  const upstream::Cluster& cluster() const { return *cluster_; }
   uint32_t bufferLimit() const { return buffer_limit_; }
   TcpProxyStats& stats(size_t worker) const { return stats_->shard(worker); }
+  // The cluster name for a new connection: `cluster`, or one of `weighted_clusters` by weight.
+  const std::string& pickCluster(size_t worker) const;
 
  private:
+  struct alignas(64) Rng {
+    uint64_t state;
+  };
   config::TcpProxyConfig config_;
-  upstream::ClusterSharedPtr cluster_;
   uint32_t buffer_limit_;
   std::shared_ptr<stats::ShardedScope<TcpProxyStats>> stats_;
+  uint64_t total_weight_ = 0;
+  std::unique_ptr<Rng[]> rng_;
 };
 
 absl::StatusOr<server::NetworkFilterFactorySharedPtr> createTcpProxyFactory(

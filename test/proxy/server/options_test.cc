@@ -66,7 +66,7 @@ TEST_CASE("the built-in config mirrors Istio's passthrough listeners", "[options
   REQUIRE(c.ok());
   REQUIRE(c->listeners.size() == 2);
   CHECK(c->listeners[0].address.toString() == "0.0.0.0:15001");
-  CHECK(c->listeners[0].filters[0].tcp_proxy.cluster == "PassthroughCluster");
+  CHECK(c->listeners[0].filter_chains[0].filters[0].tcp_proxy.cluster == "PassthroughCluster");
   CHECK(c->listeners[1].address.toString() == "0.0.0.0:15006");
   REQUIRE(c->clusters.size() == 2);
   const auto& inbound = c->clusters[1];

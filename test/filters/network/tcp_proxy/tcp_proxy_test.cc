@@ -12,6 +12,7 @@
 
 #include "proxy/net/socket.h"
 #include "proxy/server/listener.h"
+#include "proxy/server/snapshot.h"
 #include "proxy/server/worker.h"
 #include "test/common/test_util.h"
 
@@ -33,29 +34,36 @@ class Harness {
     config::ClusterConfig cc;
     cc.name = "backend";
     cc.type = config::ClusterConfig::Type::Static;
-    cc.hosts.push_back(*net::Address::parse("127.0.0.1:" + std::to_string(o.backend_port)));
+    cc.endpoints.push_back({*net::Address::parse("127.0.0.1:" + std::to_string(o.backend_port))});
     cc.connect_timeout = o.connect_timeout;
     cluster_ = std::make_shared<upstream::Cluster>(cc, store_, 1);
-    clusters_["backend"] = cluster_;
-    config::NetworkFilterConfig fc{"envoy.filters.network.tcp_proxy",
-                                   {"test", "backend", o.idle_timeout}};
-    server::FilterFactoryContext ctx{store_, 1, clusters_, o.buffer_limit};
-    auto factory = createTcpProxyFactory(fc, ctx);
-    REQUIRE(factory.ok());
-    factory_ = std::static_pointer_cast<TcpProxyFactory>(*factory);
+
     config::ListenerConfig lc;
     lc.name = "test";
     lc.address = *net::Address::parse("127.0.0.1:0");
-    lc.use_original_dst = false;
     lc.per_connection_buffer_limit_bytes = o.buffer_limit;
-    listener_ = std::make_shared<server::Listener>(lc, *factory, store_, 1);
+    config::FilterChainConfig chain;
+    chain.filters.push_back(
+        {"envoy.filters.network.tcp_proxy", {"test", "backend", {}, o.idle_timeout}});
+    lc.filter_chains.push_back(chain);
+    server::NetworkFilterRegistry registry{
+        {"envoy.filters.network.tcp_proxy", &createTcpProxyFactory}};
+    auto listener = server::Listener::create(lc, registry, store_, 1);
+    REQUIRE(listener.ok());
+    listener_ = *listener;
+    auto snapshot = std::make_shared<server::Snapshot>();
+    snapshot->clusters["backend"] = cluster_;
+    snapshot->listeners["test"] = listener_;
+
     auto fd = net::bindTcpSocket(lc.address, false);
     REQUIRE(fd.ok());
     REQUIRE(::listen(*fd, 1024) == 0);
     port_ = net::localAddress(*fd)->port();
-    auto listener = listener_;
-    int f = *fd;
-    worker_.loop().post([this, listener, f] { worker_.addListener(listener, f); });
+    server::SocketChanges changes;
+    changes.open["test"] = *fd;
+    worker_.loop().post([this, snapshot, changes] {
+      worker_.applySnapshot(snapshot, changes, std::chrono::seconds(600));
+    });
     worker_.start();
   }
   ~Harness() { stop(); }
@@ -82,7 +90,10 @@ class Harness {
   size_t blocksInFlight() {
     return onWorker<size_t>([this] { return worker_.loop().blocks().outstanding(); });
   }
-  const TcpProxyStats& stats() const { return factory_->stats(0); }
+  const TcpProxyStats& stats() {
+    if (!tcp_stats_) tcp_stats_ = store_.shardedScope<TcpProxyStats>(1, "tcp.test.", "tcp", {});
+    return tcp_stats_->shard(0);
+  }
   const upstream::ClusterStats& clusterStats() const { return cluster_->stats(0); }
   const server::ListenerStats& listenerStats() const { return listener_->stats(0); }
   uint16_t port() const { return port_; }
@@ -91,8 +102,7 @@ class Harness {
  private:
   stats::Store store_;
   std::shared_ptr<upstream::Cluster> cluster_;
-  std::map<std::string, upstream::ClusterSharedPtr> clusters_;
-  std::shared_ptr<TcpProxyFactory> factory_;
+  std::shared_ptr<stats::ShardedScope<TcpProxyStats>> tcp_stats_;
   std::shared_ptr<server::Listener> listener_;
   server::Worker worker_;
   uint16_t port_ = 0;
