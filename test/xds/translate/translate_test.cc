@@ -1,0 +1,375 @@
+// Translation of Envoy resources: what Istio, Consul and Kuma send is accepted, or NACKed
+// with the exact field and reason.
+#include "xds/translate/translate.h"
+
+#include <catch2/catch.hpp>
+
+#include "xds/common/load.h"
+
+namespace remora::xds {
+namespace {
+
+using envoy::config::cluster::v3::Cluster;
+using envoy::config::endpoint::v3::ClusterLoadAssignment;
+using envoy::config::listener::v3::Listener;
+
+template <typename T>
+T parse(const std::string& yaml) {
+  T msg;
+  auto st = parseMessage(yaml, &msg);
+  INFO(st.ToString());
+  REQUIRE(st.ok());
+  return msg;
+}
+
+std::string errorOf(const absl::Status& s) { return std::string(s.message()); }
+
+// Istio's outbound capture listener, minus its own extensions (istio.stats).
+const char* kVirtualOutbound = R"(
+name: virtualOutbound
+address: {socket_address: {address: 0.0.0.0, port_value: 15001}}
+use_original_dst: true
+traffic_direction: OUTBOUND
+filter_chains:
+- name: virtualOutbound-catchall-tcp
+  filters:
+  - name: envoy.filters.network.tcp_proxy
+    typed_config:
+      '@type': type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy
+      stat_prefix: PassthroughCluster
+      cluster: PassthroughCluster
+      access_log:
+      - name: envoy.access_loggers.file
+- name: virtualOutbound-blackhole
+  filter_chain_match: {destination_port: 15001}
+  filters:
+  - name: envoy.filters.network.tcp_proxy
+    typed_config:
+      '@type': type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy
+      stat_prefix: BlackHoleCluster
+      cluster: BlackHoleCluster
+)";
+
+TEST_CASE("Istio's virtualOutbound listener is accepted; access_log is noted as ignored",
+          "[xds][translate]") {
+  TranslateNotes notes;
+  auto l = translateListener(parse<Listener>(kVirtualOutbound), &notes);
+  INFO(l.status().ToString());
+  REQUIRE(l.ok());
+  CHECK(l->use_original_dst);
+  CHECK(l->bind_to_port);
+  CHECK(l->address.toString() == "0.0.0.0:15001");
+  REQUIRE(l->filter_chains.size() == 2);
+  CHECK(l->filter_chains[0].filters[0].tcp_proxy.cluster == "PassthroughCluster");
+  CHECK(l->filter_chains[1].match.destination_port == 15001);
+  CHECK(notes.ignored ==
+        std::vector<std::string>{
+            "listener 'virtualOutbound'.traffic_direction",
+            "listener 'virtualOutbound'.filter_chains[0].filters[0].typed_config.access_log"});
+}
+
+TEST_CASE("Istio's own network filters are NACKed by name and type", "[xds][translate]") {
+  auto l = translateListener(parse<Listener>(R"(
+name: 0.0.0.0_9000
+address: {socket_address: {address: 0.0.0.0, port_value: 9000}}
+bind_to_port: false
+filter_chains:
+- filters:
+  - name: istio.stats
+    typed_config:
+      '@type': type.googleapis.com/udpa.type.v1.TypedStruct
+      type_url: type.googleapis.com/stats.PluginConfig
+      value: {}
+  - name: envoy.filters.network.tcp_proxy
+    typed_config:
+      '@type': type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy
+      stat_prefix: outbound|9000||echo.default.svc.cluster.local
+      cluster: outbound|9000||echo.default.svc.cluster.local
+)"),
+                             nullptr);
+  REQUIRE_FALSE(l.ok());
+  CHECK(errorOf(l.status()) ==
+        "listener '0.0.0.0_9000'.filter_chains[0].filters[0]: network filter 'istio.stats' "
+        "(type.googleapis.com/udpa.type.v1.TypedStruct wrapping "
+        "type.googleapis.com/stats.PluginConfig) "
+        "is not one remora implements");
+}
+
+TEST_CASE("Istio's virtualInbound with the original_dst listener filter and per-port chains",
+          "[xds][translate]") {
+  auto l = translateListener(parse<Listener>(R"(
+name: virtualInbound
+address: {socket_address: {address: 0.0.0.0, port_value: 15006}}
+listener_filters:
+- name: envoy.filters.listener.original_dst
+  typed_config: {'@type': type.googleapis.com/envoy.extensions.filters.listener.original_dst.v3.OriginalDst}
+listener_filters_timeout: 0s
+continue_on_listener_filters_timeout: true
+filter_chains:
+- name: virtualInbound-blackhole
+  filter_chain_match: {destination_port: 15006}
+  filters:
+  - name: envoy.filters.network.tcp_proxy
+    typed_config: {'@type': type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy, stat_prefix: BlackHoleCluster, cluster: BlackHoleCluster}
+- name: 0.0.0.0_8080
+  filter_chain_match: {destination_port: 8080, prefix_ranges: [{address_prefix: 0.0.0.0, prefix_len: 0}]}
+  filters:
+  - name: envoy.filters.network.tcp_proxy
+    typed_config: {'@type': type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy, stat_prefix: inbound|8080||, cluster: inbound|8080||, idle_timeout: 3600s}
+- name: virtualInbound-catchall
+  filter_chain_match: {prefix_ranges: [{address_prefix: 0.0.0.0, prefix_len: 0}]}
+  filters:
+  - name: envoy.filters.network.tcp_proxy
+    typed_config: {'@type': type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy, stat_prefix: InboundPassthroughCluster, cluster: InboundPassthroughCluster}
+)"),
+                             nullptr);
+  INFO(l.status().ToString());
+  REQUIRE(l.ok());
+  CHECK(l->original_dst_filter);
+  CHECK_FALSE(l->use_original_dst);
+  REQUIRE(l->filter_chains.size() == 3);
+  CHECK(l->filter_chains[1].match.prefix_ranges[0].toString() == "0.0.0.0/0");
+  CHECK(l->filter_chains[1].filters[0].tcp_proxy.idle_timeout == std::chrono::hours(1));
+}
+
+TEST_CASE("TLS and HTTP inspection are NACKed until they exist", "[xds][translate]") {
+  auto l = translateListener(parse<Listener>(R"(
+name: virtualInbound
+address: {socket_address: {address: 0.0.0.0, port_value: 15006}}
+listener_filters:
+- name: envoy.filters.listener.tls_inspector
+  typed_config: {'@type': type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector}
+filter_chains:
+- filters:
+  - name: envoy.filters.network.tcp_proxy
+    typed_config: {'@type': type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy, stat_prefix: x, cluster: x}
+)"),
+                             nullptr);
+  REQUIRE_FALSE(l.ok());
+  CHECK(errorOf(l.status())
+            .starts_with(
+                "listener 'virtualInbound'.listener_filters[0]: listener filter "
+                "'envoy.filters.listener.tls_inspector' "
+                "(type.googleapis.com/"
+                "envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector) is not one "
+                "remora implements yet"));
+}
+
+TEST_CASE("Istio's passthrough clusters: unlimited breakers accepted, protocol options NACKed",
+          "[xds][translate]") {
+  TranslateNotes notes;
+  auto ok = translateCluster(parse<Cluster>(R"(
+name: PassthroughCluster
+type: ORIGINAL_DST
+connect_timeout: 10s
+lb_policy: CLUSTER_PROVIDED
+circuit_breakers:
+  thresholds:
+  - {max_connections: 4294967295, max_pending_requests: 4294967295, max_requests: 4294967295, max_retries: 4294967295, track_remaining: true}
+)"),
+                             &notes);
+  INFO(ok.status().ToString());
+  REQUIRE(ok.ok());
+  CHECK(ok->type == config::ClusterConfig::Type::OriginalDst);
+  CHECK(ok->connect_timeout == std::chrono::seconds(10));
+
+  auto inbound = translateCluster(parse<Cluster>(R"(
+name: InboundPassthroughCluster
+type: ORIGINAL_DST
+connect_timeout: 10s
+lb_policy: CLUSTER_PROVIDED
+upstream_bind_config: {source_address: {address: 127.0.0.6, port_value: 0}}
+)"),
+                                  nullptr);
+  REQUIRE(inbound.ok());
+  CHECK(inbound->source_address->ip() == "127.0.0.6");
+
+  auto with_options = translateCluster(parse<Cluster>(R"(
+name: PassthroughCluster
+type: ORIGINAL_DST
+lb_policy: CLUSTER_PROVIDED
+typed_extension_protocol_options:
+  envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
+    '@type': type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
+    use_downstream_protocol_config: {http_protocol_options: {}, http2_protocol_options: {}}
+)"),
+                                       nullptr);
+  REQUIRE_FALSE(with_options.ok());
+  CHECK(errorOf(with_options.status()) ==
+        "cluster 'PassthroughCluster'.typed_extension_protocol_options: not supported by remora");
+
+  auto limited = translateCluster(parse<Cluster>(R"(
+name: reviews
+type: EDS
+eds_cluster_config: {eds_config: {ads: {}, resource_api_version: V3}}
+circuit_breakers: {thresholds: [{max_connections: 100, max_pending_requests: 4294967295, max_requests: 4294967295, max_retries: 4294967295}]}
+)"),
+                                  nullptr);
+  REQUIRE_FALSE(limited.ok());
+  CHECK(errorOf(limited.status()) ==
+        "cluster 'reviews'.circuit_breakers.thresholds[0].max_connections: 100: circuit breaking "
+        "is not "
+        "implemented yet (only effectively unlimited thresholds, >= 2^30, are accepted)");
+}
+
+TEST_CASE("resilience and security fields are NACKed, naming the field", "[xds][translate]") {
+  struct Case {
+    const char* yaml;
+    const char* error;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"name: a\ntype: EDS\neds_cluster_config: {eds_config: {ads: {}}}\noutlier_detection: "
+            "{consecutive_5xx: 5}",
+            "cluster 'a'.outlier_detection: not supported by remora"},
+           {"name: a\ntype: EDS\neds_cluster_config: {eds_config: {ads: {}}}\nlb_policy: "
+            "LEAST_REQUEST",
+            "cluster 'a'.lb_policy: LEAST_REQUEST is not implemented yet"},
+           {"name: a\ntype: STRICT_DNS\nload_assignment: {cluster_name: a}",
+            "cluster 'a'.type: STRICT_DNS is not supported (STATIC, EDS and ORIGINAL_DST are)"},
+           {"name: a\ntype: EDS\neds_cluster_config: {eds_config: {path: /etc/eds.yaml}}",
+            "cluster 'a'.eds_cluster_config.eds_config.path: not supported by remora"},
+           {"name: a\ntype: EDS\neds_cluster_config: {eds_config: {ads: {}}}\nhealth_checks: "
+            "[{timeout: 1s, interval: 1s, tcp_health_check: {}}]",
+            "cluster 'a'.health_checks: not supported by remora"},
+           {"name: a\ntype: EDS\neds_cluster_config: {eds_config: {ads: {}}}\ntransport_socket: "
+            "{name: envoy.transport_sockets.tls}",
+            "cluster 'a'.transport_socket: 'envoy.transport_sockets.tls' is not supported (only "
+            "raw_buffer)"},
+       }) {
+    INFO(c.yaml);
+    auto r = translateCluster(parse<Cluster>(c.yaml), nullptr);
+    REQUIRE_FALSE(r.ok());
+    CHECK(errorOf(r.status()) == c.error);
+  }
+}
+
+TEST_CASE("Kuma-style camelCase JSON is accepted as well", "[xds][translate]") {
+  auto c = translateCluster(parse<Cluster>(R"({
+    "name": "demo-app_kuma-demo_svc_5000",
+    "type": "EDS",
+    "connectTimeout": "5s",
+    "edsClusterConfig": {"edsConfig": {"ads": {}, "resourceApiVersion": "V3"}},
+    "perConnectionBufferLimitBytes": 32768
+  })"),
+                            nullptr);
+  INFO(c.status().ToString());
+  REQUIRE(c.ok());
+  CHECK(c->eds_service_name == "demo-app_kuma-demo_svc_5000");
+  CHECK(c->per_connection_buffer_limit_bytes == 32768);
+}
+
+TEST_CASE("ClusterLoadAssignment: healthy endpoints with weights; unhealthy and draining left out",
+          "[xds][translate]") {
+  auto cla = parse<ClusterLoadAssignment>(R"(
+cluster_name: reviews
+endpoints:
+- locality: {region: us-east1, zone: b}
+  lb_endpoints:
+  - endpoint: {address: {socket_address: {address: 192.0.2.10, port_value: 9080}}}
+    load_balancing_weight: 3
+  - endpoint: {address: {socket_address: {address: 192.0.2.11, port_value: 9080}}}
+    health_status: UNHEALTHY
+  - endpoint: {address: {socket_address: {address: 192.0.2.12, port_value: 9080}}}
+    health_status: DRAINING
+  - endpoint: {address: {socket_address: {address: 192.0.2.13, port_value: 9080}}}
+    health_status: HEALTHY
+    metadata: {filter_metadata: {istio: {workload: reviews-v1}}}
+)");
+  TranslateNotes notes;
+  auto eps = translateLoadAssignment(cla, "cla 'reviews'", &notes);
+  INFO(eps.status().ToString());
+  REQUIRE(eps.ok());
+  REQUIRE(eps->size() == 2);
+  CHECK((*eps)[0].address.toString() == "192.0.2.10:9080");
+  CHECK((*eps)[0].weight == 3);
+  CHECK((*eps)[1].address.toString() == "192.0.2.13:9080");
+  auto prio = parse<ClusterLoadAssignment>(
+      "cluster_name: x\nendpoints: [{priority: 1, lb_endpoints: [{endpoint: {address: "
+      "{socket_address: "
+      "{address: 192.0.2.1, port_value: 1}}}}]}]");
+  auto r = translateLoadAssignment(prio, "cla 'x'", nullptr);
+  REQUIRE_FALSE(r.ok());
+  CHECK(errorOf(r.status()) ==
+        "cla 'x'.endpoints[0].priority: 1: priorities other than 0 are not implemented yet");
+  auto dns = parse<ClusterLoadAssignment>(
+      "cluster_name: x\nendpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: "
+      "{address: reviews.default.svc, port_value: 9080}}}}]}]");
+  r = translateLoadAssignment(dns, "cla 'x'", nullptr);
+  REQUIRE_FALSE(r.ok());
+  CHECK(errorOf(r.status()).find("is not an IP address") != std::string::npos);
+}
+
+TEST_CASE("Consul-style TLS on a public listener is NACKed precisely", "[xds][translate]") {
+  auto l = translateListener(parse<Listener>(R"(
+name: public_listener:0.0.0.0:21000
+address: {socket_address: {address: 0.0.0.0, port_value: 21000}}
+filter_chains:
+- transport_socket:
+    name: tls
+    typed_config:
+      '@type': type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext
+      require_client_certificate: true
+  filters:
+  - name: envoy.filters.network.tcp_proxy
+    typed_config: {'@type': type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy, stat_prefix: public_listener, cluster: local_app}
+)"),
+                             nullptr);
+  REQUIRE_FALSE(l.ok());
+  CHECK(errorOf(l.status()) ==
+        "listener 'public_listener:0.0.0.0:21000'.filter_chains[0].transport_socket: 'tls' is not "
+        "supported (only raw_buffer)");
+}
+
+TEST_CASE("weighted clusters and connect attempts", "[xds][translate]") {
+  auto l = translateListener(parse<Listener>(R"(
+name: split
+address: {socket_address: {address: 0.0.0.0, port_value: 9000}}
+filter_chains:
+- filters:
+  - name: envoy.filters.network.tcp_proxy
+    typed_config:
+      '@type': type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy
+      stat_prefix: split
+      weighted_clusters: {clusters: [{name: v1, weight: 90}, {name: v2, weight: 10}]}
+      max_connect_attempts: 3
+)"),
+                             nullptr);
+  REQUIRE(l.ok());
+  const auto& t = l->filter_chains[0].filters[0].tcp_proxy;
+  CHECK(t.weighted_clusters == std::vector<config::WeightedCluster>{{"v1", 90}, {"v2", 10}});
+  CHECK(t.max_connect_attempts == 3);
+  auto bad = translateListener(parse<Listener>(R"(
+name: hashed
+address: {socket_address: {address: 0.0.0.0, port_value: 9000}}
+filter_chains:
+- filters:
+  - name: envoy.filters.network.tcp_proxy
+    typed_config:
+      '@type': type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy
+      stat_prefix: hashed
+      cluster: a
+      hash_policy: [{source_ip: {}}]
+)"),
+                               nullptr);
+  REQUIRE_FALSE(bad.ok());
+  CHECK(errorOf(bad.status()) ==
+        "listener 'hashed'.filter_chains[0].filters[0].typed_config.hash_policy: not supported by "
+        "remora");
+}
+
+TEST_CASE("unknown fields and types in the text are errors", "[xds][translate]") {
+  Cluster c;
+  auto st = parseMessage("name: a\ntype: EDS\nno_such_field: 1\n", &c);
+  REQUIRE_FALSE(st.ok());
+  CHECK(errorOf(st).find("no_such_field") != std::string::npos);
+  Listener l;
+  st = parseMessage(R"(
+name: x
+filter_chains: [{filters: [{name: f, typed_config: {'@type': type.googleapis.com/not.a.Type}}]}]
+)",
+                    &l);
+  REQUIRE_FALSE(st.ok());
+}
+
+}  // namespace
+}  // namespace remora::xds

@@ -1,0 +1,184 @@
+// YAML -> JSON -> protobuf.
+#include "xds/common/load.h"
+
+#include <google/protobuf/util/json_util.h>
+#include <yaml-cpp/yaml.h>
+
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include "absl/status/status.h"
+#include "proxy/common/strings.h"
+
+namespace remora::xds {
+namespace {
+
+void jsonString(std::string* out, const std::string& s) {
+  out->push_back('"');
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"':
+        *out += "\\\"";
+        break;
+      case '\\':
+        *out += "\\\\";
+        break;
+      case '\n':
+        *out += "\\n";
+        break;
+      case '\r':
+        *out += "\\r";
+        break;
+      case '\t':
+        *out += "\\t";
+        break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          snprintf(buf, sizeof(buf), "\\u%04x", c);
+          *out += buf;
+        } else {
+          out->push_back(static_cast<char>(c));
+        }
+    }
+  }
+  out->push_back('"');
+}
+
+// YAML 1.2 core schema for plain (unquoted) scalars.
+bool isYamlNull(const std::string& s) {
+  return s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL";
+}
+bool isYamlBool(const std::string& s) {
+  return s == "true" || s == "True" || s == "TRUE" || s == "false" || s == "False" || s == "FALSE";
+}
+bool isYamlNumber(const std::string& s) {
+  static const std::regex kNum(R"(^[-+]?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?$)");
+  return std::regex_match(s, kNum);
+}
+
+absl::Status toJson(const YAML::Node& node, std::string* out, int depth) {
+  if (depth > 100) return absl::InvalidArgumentError("YAML nested too deeply");
+  switch (node.Type()) {
+    case YAML::NodeType::Null:
+    case YAML::NodeType::Undefined:
+      *out += "null";
+      return absl::OkStatus();
+    case YAML::NodeType::Scalar: {
+      const std::string& v = node.Scalar();
+      if (node.Tag() == "?") {  // plain scalar: typed by its text
+        if (isYamlNull(v)) {
+          *out += "null";
+          return absl::OkStatus();
+        }
+        if (isYamlBool(v)) {
+          *out += (v[0] == 't' || v[0] == 'T') ? "true" : "false";
+          return absl::OkStatus();
+        }
+        if (isYamlNumber(v)) {
+          *out += v[0] == '+' ? v.substr(1) : v;
+          return absl::OkStatus();
+        }
+      }
+      jsonString(out, v);
+      return absl::OkStatus();
+    }
+    case YAML::NodeType::Sequence: {
+      *out += "[";
+      bool first = true;
+      for (const auto& item : node) {
+        if (!first) *out += ",";
+        first = false;
+        if (auto s = toJson(item, out, depth + 1); !s.ok()) return s;
+      }
+      *out += "]";
+      return absl::OkStatus();
+    }
+    case YAML::NodeType::Map: {
+      *out += "{";
+      bool first = true;
+      for (const auto& kv : node) {
+        if (!kv.first.IsScalar())
+          return absl::InvalidArgumentError("YAML map keys must be scalars");
+        if (!first) *out += ",";
+        first = false;
+        jsonString(out, kv.first.Scalar());
+        *out += ":";
+        if (auto s = toJson(kv.second, out, depth + 1); !s.ok()) return s;
+      }
+      *out += "}";
+      return absl::OkStatus();
+    }
+  }
+  return absl::InvalidArgumentError("unknown YAML node");
+}
+
+bool looksLikeJson(std::string_view text) {
+  for (char c : text) {
+    if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
+    return c == '{' || c == '[';
+  }
+  return false;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> yamlToJson(std::string_view yaml) {
+  try {
+    YAML::Node node = YAML::Load(std::string(yaml));
+    std::string out;
+    if (auto s = toJson(node, &out, 0); !s.ok()) return s;
+    return out;
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(cat("YAML: ", e.what()));
+  }
+}
+
+absl::StatusOr<std::vector<std::string>> documentsAsJson(std::string_view text) {
+  std::vector<std::string> out;
+  if (looksLikeJson(text)) {
+    out.emplace_back(text);
+    return out;
+  }
+  try {
+    for (const YAML::Node& doc : YAML::LoadAll(std::string(text))) {
+      if (doc.IsNull()) continue;
+      std::string json;
+      if (auto s = toJson(doc, &json, 0); !s.ok()) return s;
+      out.push_back(std::move(json));
+    }
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(cat("YAML: ", e.what()));
+  }
+  return out;
+}
+
+absl::Status parseJson(std::string_view json, google::protobuf::Message* msg) {
+  google::protobuf::util::JsonParseOptions opts;
+  opts.ignore_unknown_fields = false;
+  auto st = google::protobuf::util::JsonStringToMessage(
+      google::protobuf::StringPiece(json.data(), json.size()), msg, opts);
+  if (!st.ok()) {
+    return absl::InvalidArgumentError(
+        cat(msg->GetDescriptor()->full_name(), ": ", std::string(st.message())));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status parseMessage(std::string_view text, google::protobuf::Message* msg) {
+  if (looksLikeJson(text)) return parseJson(text, msg);
+  auto json = yamlToJson(text);
+  if (!json.ok()) return json.status();
+  return parseJson(*json, msg);
+}
+
+absl::StatusOr<std::string> readFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(cat("cannot read ", path));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace remora::xds
