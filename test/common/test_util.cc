@@ -160,6 +160,9 @@ bool waitFor(const std::function<bool()>& cond, int timeout_ms) {
   return true;
 }
 
+std::string buildDir() { return REMORA_TEST_BUILD_DIR; }
+std::string sourceDir() { return REMORA_TEST_SOURCE_DIR; }
+
 int openFds(int pid) {
   std::string path = "/proc/" + std::to_string(pid) + "/fd";
   DIR* d = opendir(path.c_str());

@@ -34,4 +34,8 @@ bool waitFor(const std::function<bool()>& cond, int timeout_ms = 10000);
 // Number of fds open in process `pid` (/proc/<pid>/fd).
 int openFds(int pid);
 
+// The build tree (binaries) and the source tree (test data, node_modules).
+std::string buildDir();
+std::string sourceDir();
+
 }  // namespace remora::testing

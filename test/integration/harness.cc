@@ -104,8 +104,7 @@ int runCommand(const std::vector<std::string>& argv, std::string* output) {
 const Binaries& Binaries::get() {
   static Binaries* b = [] {
     auto* bin = new Binaries;
-    const char* build = std::getenv("REMORA_BUILD_DIR");
-    std::string build_dir = build != nullptr ? build : ".";
+    std::string build_dir = testing::buildDir();
     char tmpl[] = "/tmp/remora-it-XXXXXX";
     bin->dir = mkdtemp(tmpl);
     chmod(bin->dir.c_str(), 0755);

@@ -136,11 +136,9 @@ absl::StatusOr<std::string> yamlToJson(std::string_view yaml) {
 }
 
 absl::StatusOr<std::vector<std::string>> documentsAsJson(std::string_view text) {
+  // JSON is YAML: one loader handles a JSON document, a YAML stream, or JSON documents
+  // separated by "---".
   std::vector<std::string> out;
-  if (looksLikeJson(text)) {
-    out.emplace_back(text);
-    return out;
-  }
   try {
     for (const YAML::Node& doc : YAML::LoadAll(std::string(text))) {
       if (doc.IsNull()) continue;

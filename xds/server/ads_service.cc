@@ -1,0 +1,364 @@
+// ADS streams.
+#include "xds/server/ads_service.h"
+
+#include <deque>
+#include <mutex>
+#include <set>
+
+#include "proxy/common/log.h"
+#include "proxy/common/strings.h"
+#include "xds/common/type_url.h"
+
+namespace remora::xds {
+namespace {
+
+using envoy::service::discovery::v3::DeltaDiscoveryRequest;
+using envoy::service::discovery::v3::DeltaDiscoveryResponse;
+using envoy::service::discovery::v3::DiscoveryRequest;
+using envoy::service::discovery::v3::DiscoveryResponse;
+
+// Listener and Cluster requests without names mean "all of them".
+bool wildcardType(const std::string& type_url) {
+  auto t = parseTypeUrl(type_url);
+  return t && isWildcard(*t);
+}
+
+std::string shortType(const std::string& type_url) {
+  auto t = parseTypeUrl(type_url);
+  return t ? std::string(shortName(*t)) : type_url;
+}
+
+// Queues responses and writes them one at a time (the callback API allows one write in
+// flight). Subclasses hold `mu_` while they queue; writes start outside the lock.
+template <typename Req, typename Resp>
+class StreamBase : public grpc::ServerBidiReactor<Req, Resp> {
+ protected:
+  StreamBase(SnapshotCache& cache, AdsServiceStats& stats, std::string peer)
+      : cache_(cache), stats_(stats), peer_(std::move(peer)) {
+    stats_.streams_active++;
+    stats_.streams_total++;
+  }
+
+  void begin() {
+    watch_id_ = cache_.watch([this] { onSnapshot(); });
+    this->StartRead(&req_);
+  }
+
+  virtual void onRequest(const Req& req) = 0;  // mu_ held
+  virtual void onSnapshotLocked() = 0;         // mu_ held
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      std::unique_lock<std::mutex> lock(mu_);
+      reading_done_ = true;
+      maybeFinish(lock);
+      return;
+    }
+    Resp* next = nullptr;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      onRequest(req_);
+      next = takeWrite();
+    }
+    if (next != nullptr) this->StartWrite(next);
+    this->StartRead(&req_);
+  }
+
+  void OnWriteDone(bool ok) override {
+    Resp* next = nullptr;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      queue_.pop_front();
+      writing_ = false;
+      if (!ok) {
+        broken_ = true;
+        queue_.clear();
+      }
+      next = takeWrite();
+      if (next == nullptr) maybeFinish(lock);
+    }
+    if (next != nullptr) this->StartWrite(next);
+  }
+
+  void OnDone() override {
+    cache_.unwatch(watch_id_);
+    stats_.streams_active--;
+    REMORA_LOG(Info, "xds stream from %s (node '%s') ended", peer_, node_id_);
+    delete this;
+  }
+
+  void OnCancel() override {}
+
+  void onSnapshot() {
+    Resp* next = nullptr;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      if (reading_done_ || broken_) return;
+      onSnapshotLocked();
+      next = takeWrite();
+    }
+    if (next != nullptr) this->StartWrite(next);
+  }
+
+  void enqueue(Resp&& resp) {
+    stats_.responses_sent++;
+    stats_.response_bytes += resp.ByteSizeLong();
+    queue_.push_back(std::move(resp));
+  }
+
+  // The next response to write, if none is being written. mu_ held.
+  Resp* takeWrite() {
+    if (writing_ || queue_.empty() || broken_) return nullptr;
+    writing_ = true;
+    return &queue_.front();
+  }
+
+  void maybeFinish(std::unique_lock<std::mutex>&) {
+    if ((reading_done_ || broken_) && !writing_ && !finished_) {
+      finished_ = true;
+      this->Finish(grpc::Status::OK);
+    }
+  }
+
+  std::string nextNonce() { return cat(++nonce_counter_); }
+
+  SnapshotCache& cache_;
+  AdsServiceStats& stats_;
+  std::string peer_;
+  std::mutex mu_;
+  Req req_;
+  std::deque<Resp> queue_;  // deque: references to queued responses stay valid on push_back
+  std::string node_id_;
+  bool have_node_ = false;
+  uint64_t watch_id_ = 0;
+  uint64_t nonce_counter_ = 0;
+  bool writing_ = false;
+  bool reading_done_ = false;
+  bool broken_ = false;
+  bool finished_ = false;
+};
+
+// --- State of the world ---
+
+class SotwStream final : public StreamBase<DiscoveryRequest, DiscoveryResponse> {
+ public:
+  SotwStream(SnapshotCache& cache, AdsServiceStats& stats, std::string peer)
+      : StreamBase(cache, stats, std::move(peer)) {
+    begin();
+  }
+
+ private:
+  struct TypeState {
+    bool wildcard = false;
+    std::vector<std::string> names;
+    std::string sent_version;
+    std::string nonce;
+  };
+
+  void onRequest(const DiscoveryRequest& req) override {
+    if (!have_node_) {
+      node_id_ = req.node().id();
+      have_node_ = true;
+      REMORA_LOG(Info, "xds stream (state of the world) from %s, node '%s'", peer_, node_id_);
+    }
+    const std::string& type = req.type_url();
+    if (type.empty()) return;
+    TypeState& ts = types_[type];
+    if (!req.response_nonce().empty() && req.response_nonce() != ts.nonce) {
+      REMORA_LOG(Debug, "node '%s' %s: stale nonce %s ignored", node_id_, shortType(type),
+                 req.response_nonce());
+      return;
+    }
+    if (req.has_error_detail()) {
+      stats_.nacks++;
+      REMORA_LOG(Warn, "node '%s' rejected %s version %s: %s", node_id_, shortType(type),
+                 ts.sent_version, req.error_detail().message());
+    } else if (!req.response_nonce().empty()) {
+      stats_.acks++;
+    }
+    std::vector<std::string> names(req.resource_names().begin(), req.resource_names().end());
+    bool star = std::find(names.begin(), names.end(), "*") != names.end();
+    bool wildcard = star || (names.empty() && wildcardType(type));
+    if (star) names.clear();
+    bool changed = ts.nonce.empty() || wildcard != ts.wildcard || names != ts.names;
+    ts.wildcard = wildcard;
+    ts.names = names;
+    // A new stream whose client already has our version needs no response.
+    if (ts.nonce.empty() && ts.sent_version.empty() && !req.version_info().empty()) {
+      if (auto snap = cache_.snapshot(node_id_)) {
+        auto it = snap->types.find(type);
+        std::string current =
+            it == snap->types.end() ? TypeResources().version(names) : it->second.version(names);
+        if (current == req.version_info()) {
+          ts.sent_version = current;
+          return;
+        }
+      }
+    }
+    maybeSend(type, ts, changed && !req.has_error_detail());
+  }
+
+  void onSnapshotLocked() override {
+    for (auto& [type, ts] : types_) maybeSend(type, ts, false);
+  }
+
+  void maybeSend(const std::string& type, TypeState& ts, bool force) {
+    auto snap = cache_.snapshot(node_id_);
+    if (!snap) return;
+    static const TypeResources kEmpty;
+    auto it = snap->types.find(type);
+    const TypeResources& res = it == snap->types.end() ? kEmpty : it->second;
+    std::string version = res.version(ts.wildcard ? std::vector<std::string>{} : ts.names);
+    if (version == ts.sent_version && !force) return;
+    DiscoveryResponse resp;
+    resp.set_version_info(version);
+    resp.set_type_url(type);
+    ts.nonce = nextNonce();
+    resp.set_nonce(ts.nonce);
+    if (ts.wildcard) {
+      for (const auto& [name, r] : res.items) *resp.add_resources() = r.resource;
+    } else {
+      for (const auto& name : ts.names) {
+        auto r = res.items.find(name);
+        if (r != res.items.end()) *resp.add_resources() = r->second.resource;
+      }
+    }
+    ts.sent_version = version;
+    REMORA_LOG(Debug, "node '%s': %s version %s, %d resources, nonce %s", node_id_, shortType(type),
+               version, resp.resources_size(), ts.nonce);
+    enqueue(std::move(resp));
+  }
+
+  std::map<std::string, TypeState> types_;
+};
+
+// --- Incremental ---
+
+class DeltaStream final : public StreamBase<DeltaDiscoveryRequest, DeltaDiscoveryResponse> {
+ public:
+  DeltaStream(SnapshotCache& cache, AdsServiceStats& stats, std::string peer)
+      : StreamBase(cache, stats, std::move(peer)) {
+    begin();
+  }
+
+ private:
+  struct TypeState {
+    bool started = false;
+    bool wildcard = false;
+    std::set<std::string> subscribed;
+    // What the client has: name -> version; "" when we told it the resource does not exist.
+    std::map<std::string, std::string> known;
+    std::string nonce;
+    bool responded = false;
+  };
+
+  void onRequest(const DeltaDiscoveryRequest& req) override {
+    if (!have_node_) {
+      node_id_ = req.node().id();
+      have_node_ = true;
+      REMORA_LOG(Info, "xds stream (incremental) from %s, node '%s'", peer_, node_id_);
+    }
+    const std::string& type = req.type_url();
+    if (type.empty()) return;
+    TypeState& ts = types_[type];
+    if (!ts.started) {
+      ts.started = true;
+      for (const auto& [name, version] : req.initial_resource_versions()) ts.known[name] = version;
+      ts.wildcard = req.resource_names_subscribe().empty() && wildcardType(type);
+    }
+    bool ack_or_nack = !req.response_nonce().empty();
+    if (ack_or_nack && req.response_nonce() == ts.nonce) {
+      if (req.has_error_detail()) {
+        stats_.nacks++;
+        REMORA_LOG(Warn, "node '%s' rejected %s (nonce %s): %s", node_id_, shortType(type),
+                   ts.nonce, req.error_detail().message());
+      } else {
+        stats_.acks++;
+      }
+    }
+    bool interest_changed = false;
+    for (const auto& name : req.resource_names_subscribe()) {
+      if (name == "*") {
+        interest_changed |= !ts.wildcard;
+        ts.wildcard = true;
+      } else {
+        interest_changed |= ts.subscribed.insert(name).second;
+      }
+    }
+    for (const auto& name : req.resource_names_unsubscribe()) {
+      if (name == "*") {
+        ts.wildcard = false;
+      } else {
+        ts.subscribed.erase(name);
+      }
+      ts.known.erase(name);
+    }
+    if (!ack_or_nack || interest_changed || !ts.responded) respond(type, ts);
+  }
+
+  void onSnapshotLocked() override {
+    for (auto& [type, ts] : types_) {
+      if (ts.started) respond(type, ts);
+    }
+  }
+
+  void respond(const std::string& type, TypeState& ts) {
+    auto snap = cache_.snapshot(node_id_);
+    if (!snap) return;
+    static const TypeResources kEmpty;
+    auto it = snap->types.find(type);
+    const TypeResources& res = it == snap->types.end() ? kEmpty : it->second;
+    DeltaDiscoveryResponse resp;
+    auto consider = [&](const std::string& name) {
+      auto r = res.items.find(name);
+      auto k = ts.known.find(name);
+      if (r == res.items.end()) {
+        // Gone, or never there: tell the client once.
+        if (k == ts.known.end() || !k->second.empty()) {
+          resp.add_removed_resources(name);
+          ts.known[name] = "";
+        }
+        return;
+      }
+      if (k != ts.known.end() && k->second == r->second.version) return;
+      auto* out = resp.add_resources();
+      out->set_name(name);
+      out->set_version(r->second.version);
+      *out->mutable_resource() = r->second.resource;
+      ts.known[name] = r->second.version;
+    };
+    std::set<std::string> names = ts.subscribed;
+    if (ts.wildcard) {
+      for (const auto& [name, r] : res.items) names.insert(name);
+      for (const auto& [name, v] : ts.known) {
+        if (!v.empty()) names.insert(name);  // known to the client: may have been removed
+      }
+    }
+    for (const auto& name : names) consider(name);
+    if (resp.resources_size() == 0 && resp.removed_resources_size() == 0 && ts.responded) return;
+    resp.set_type_url(type);
+    resp.set_system_version_info(res.version());
+    ts.nonce = nextNonce();
+    resp.set_nonce(ts.nonce);
+    ts.responded = true;
+    REMORA_LOG(Debug, "node '%s': %s delta, %d changed, %d removed, nonce %s", node_id_,
+               shortType(type), resp.resources_size(), resp.removed_resources_size(), ts.nonce);
+    enqueue(std::move(resp));
+  }
+
+  std::map<std::string, TypeState> types_;
+};
+
+}  // namespace
+
+grpc::ServerBidiReactor<DiscoveryRequest, DiscoveryResponse>* AdsService::StreamAggregatedResources(
+    grpc::CallbackServerContext* context) {
+  return new SotwStream(cache_, stats_, context->peer());
+}
+
+grpc::ServerBidiReactor<DeltaDiscoveryRequest, DeltaDiscoveryResponse>*
+AdsService::DeltaAggregatedResources(grpc::CallbackServerContext* context) {
+  return new DeltaStream(cache_, stats_, context->peer());
+}
+
+}  // namespace remora::xds
