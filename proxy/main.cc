@@ -1,12 +1,48 @@
 // remora: the sidecar proxy's entry point.
+#include <sys/time.h>
+
 #include <csignal>
 #include <cstdio>
 
+#include "envoy/config/bootstrap/v3/bootstrap.pb.h"
 #include "filters/registry.h"
 #include "proxy/common/log.h"
 #include "proxy/net/socket.h"
 #include "proxy/server/options.h"
 #include "proxy/server/server.h"
+#include "xds/client/config_dump.h"
+#include "xds/client/xds_client.h"
+#include "xds/common/load.h"
+#include "xds/translate/bootstrap.h"
+#include "xds/translate/validate.h"
+
+namespace {
+
+uint64_t wallMs() {
+  timeval tv;
+  gettimeofday(&tv, nullptr);
+  return static_cast<uint64_t>(tv.tv_sec) * 1000 + static_cast<uint64_t>(tv.tv_usec) / 1000;
+}
+
+int runValidation(const remora::server::Options& o) {
+  std::string path = !o.bootstrap_path.empty() ? o.bootstrap_path : o.resources_path;
+  if (path.empty()) {
+    std::fprintf(stderr, "remora: --mode validate needs --bootstrap FILE or --resources FILE\n");
+    return 2;
+  }
+  auto text = remora::xds::readFile(path);
+  if (!text.ok()) {
+    std::fprintf(stderr, "remora: %s\n", std::string(text.status().message()).c_str());
+    return 1;
+  }
+  auto report = !o.bootstrap_path.empty()
+                    ? remora::xds::validateBootstrap(*text, remora::filters::networkFilters())
+                    : remora::xds::validateResources(*text, remora::filters::networkFilters());
+  std::fputs(report.text().c_str(), stdout);
+  return report.ok() ? 0 : 1;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace remora;
@@ -21,26 +57,74 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (options->version) {
-    std::puts("remora 0.1.0");
+    std::puts("remora 0.2.0");
     return 0;
   }
   log::setLevel(options->log_level);
+  if (options->validate) return runValidation(*options);
   std::signal(SIGPIPE, SIG_IGN);
   uint64_t fds = net::raiseOpenFileLimit();
   REMORA_LOG(Info, "remora starting: concurrency %u, open file limit %d", options->concurrency,
              fds);
 
-  auto config = server::defaultConfig(*options);
-  if (!config.ok()) {
-    REMORA_LOG(Error, "configuration: %s", config.status().ToString());
-    return 1;
+  config::ProxyConfig initial;
+  envoy::config::bootstrap::v3::Bootstrap bootstrap_proto;
+  std::optional<remora::xds::BootstrapConfig> bootstrap;
+  if (!options->bootstrap_path.empty()) {
+    auto text = remora::xds::readFile(options->bootstrap_path);
+    absl::Status st =
+        text.ok() ? remora::xds::parseMessage(*text, &bootstrap_proto) : text.status();
+    if (!st.ok()) {
+      REMORA_LOG(Error, "bootstrap %s: %s", options->bootstrap_path, st.message());
+      return 1;
+    }
+    remora::xds::TranslateNotes notes;
+    auto bc = remora::xds::translateBootstrap(bootstrap_proto, &notes);
+    if (!bc.ok()) {
+      REMORA_LOG(Error, "bootstrap %s rejected: %s", options->bootstrap_path,
+                 bc.status().message());
+      return 1;
+    }
+    for (const auto& f : notes.ignored)
+      REMORA_LOG(Info, "bootstrap: ignoring %s (observability only)", f);
+    bootstrap = *bc;
+    if (bc->admin_address) options->admin_address = bc->admin_address;
+    initial = bc->static_config;
+  } else {
+    auto config = server::defaultConfig(*options);
+    if (!config.ok()) {
+      REMORA_LOG(Error, "configuration: %s", config.status().ToString());
+      return 1;
+    }
+    initial = *config;
   }
+
   server::Server server(*options, filters::networkFilters());
-  if (auto status = server.start(*config); !status.ok()) {
+  std::unique_ptr<remora::xds::XdsClient> xds;
+  uint64_t start_ms = wallMs();
+  if (bootstrap && bootstrap->ads) {
+    xds = std::make_unique<remora::xds::XdsClient>(
+        *bootstrap->ads, bootstrap->node, initial, server.mainLoop(),
+        [&server](const config::ProxyConfig& c) { return server.applyConfig(c); }, server.stats());
+    server.setInitializedCheck([&xds] { return xds->initialized(); });
+    server.setOnStop([&xds] { xds->stop(); });
+  }
+  server.addAdminHandler("/config_dump", "the configuration in force, in Envoy's layout", false,
+                         [&](const admin::Request&) {
+                           admin::Response r;
+                           r.content_type = "application/json";
+                           remora::xds::XdsClient::Dump d;
+                           if (xds) d = xds->dump();
+                           r.body = remora::xds::configDumpJson(bootstrap_proto, start_ms,
+                                                                xds ? &d : nullptr);
+                           return r;
+                         });
+  if (auto status = server.start(initial); !status.ok()) {
     REMORA_LOG(Error, "start-up failed: %s", status.message());
     server.stop();
     server.run();
     return 1;
   }
+  if (xds) xds->start();
   return server.run();
 }

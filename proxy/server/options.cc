@@ -87,6 +87,10 @@ application on the same port.
   --listener-drain-time DUR  how long connections of a replaced listener may go on (600s)
   --buffer-limit BYTES       per-connection, per-direction buffer limit (default 1048576)
   --log-level LEVEL          trace, debug, info, warning, error, off (default info)
+  --bootstrap FILE           Envoy v3 bootstrap (YAML or JSON): static resources and the ADS
+                             server; replaces the built-in capture listeners
+  --mode validate            check --bootstrap FILE or --resources FILE (resources, one per
+                             document with "@type", or DiscoveryResponses) and exit
   --version, --help
 )";
 }
@@ -151,6 +155,14 @@ absl::StatusOr<Options> parseOptions(int argc, const char* const* argv) {
       if (!parseInt(value, &o.buffer_limit_bytes) || o.buffer_limit_bytes < 1024) {
         return flagError(flag, value, "expected a number of bytes, at least 1024");
       }
+    } else if (flag == "bootstrap" || flag == "config-path" || flag == "c") {
+      o.bootstrap_path = value;
+    } else if (flag == "resources") {
+      o.resources_path = value;
+    } else if (flag == "mode") {
+      if (value != "serve" && value != "validate")
+        return flagError(flag, value, "serve or validate");
+      o.validate = value == "validate";
     } else if (flag == "log-level") {
       if (!log::parseLevel(value, &o.log_level)) return flagError(flag, value, "unknown log level");
     } else {

@@ -31,6 +31,9 @@ struct Options {
   config::Duration listener_drain_time{std::chrono::seconds(600)};
   uint32_t buffer_limit_bytes = 1024 * 1024;
   log::Level log_level = log::Level::Info;
+  std::string bootstrap_path;  // Envoy bootstrap (YAML/JSON); replaces the built-in listeners
+  std::string resources_path;  // --mode validate: a file of resources or DiscoveryResponses
+  bool validate = false;       // --mode validate
   bool help = false;
   bool version = false;
 };

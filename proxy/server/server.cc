@@ -28,7 +28,7 @@ Server::Server(Options options, NetworkFilterRegistry filters)
       snapshot_(std::make_shared<Snapshot>()) {
   server_stats_ = std::make_shared<stats::CallbackScope>(
       "server.", "server", [this](const stats::StatVisitor& visit) {
-        admin::ServerState s = state_.load();
+        admin::ServerState s = state();
         visit({"live", stats::Kind::Gauge,
                "1 when the server is live, 0 while draining or starting",
                s == admin::ServerState::Live ? 1 : 0});
@@ -147,9 +147,24 @@ absl::Status Server::applyConfig(const config::ProxyConfig& config) {
   return absl::OkStatus();
 }
 
+admin::ServerState Server::state() const {
+  admin::ServerState s = state_.load();
+  if (s == admin::ServerState::Live && initialized_check_ && !initialized_check_()) {
+    return admin::ServerState::Initializing;
+  }
+  return s;
+}
+
+void Server::addAdminHandler(std::string path, std::string help, bool mutating,
+                             admin::Handler handler) {
+  extra_admin_.push_back({std::move(path), std::move(help), mutating, std::move(handler)});
+}
+
 absl::Status Server::startAdmin() {
   if (options_.admin_address) {
-    admin_ = std::make_unique<admin::HttpServer>(main_, "admin", admin::adminRouter(*this));
+    auto router = admin::adminRouter(*this);
+    for (auto& h : extra_admin_) router->add(h.path, h.help, h.mutating, h.handler);
+    admin_ = std::make_unique<admin::HttpServer>(main_, "admin", router);
     if (auto s = admin_->listen(*options_.admin_address); !s.ok()) return s;
     if (!options_.admin_address_path.empty()) {
       std::ofstream out(options_.admin_address_path);
@@ -289,6 +304,7 @@ void Server::stop() {
   for (auto* s : {admin_.get(), prometheus_.get(), health_.get()}) {
     if (s != nullptr) s->close([] {});
   }
+  if (on_stop_) on_stop_();
   main_.shutdown();
 }
 

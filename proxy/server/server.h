@@ -47,12 +47,20 @@ class Server : public admin::AdminHooks {
   void drainAndExit();
 
   // --- admin::AdminHooks ---
-  admin::ServerState state() const override { return state_.load(); }
+  admin::ServerState state() const override;
   stats::Store& stats() override { return store_; }
   void quit() override;
   void drainListeners() override;
 
   const admin::HttpServer* adminServer() const { return admin_.get(); }
+
+  // Before start(): an extra admin endpoint (e.g. /config_dump from the xDS layer).
+  void addAdminHandler(std::string path, std::string help, bool mutating, admin::Handler handler);
+  // Before start(): the server reports INITIALIZING (not ready) until this returns true
+  // (Envoy's init manager: the first xDS fetch).
+  void setInitializedCheck(std::function<bool()> check) { initialized_check_ = std::move(check); }
+  // Runs on the main loop once every handle is closed, before run() returns.
+  void setOnStop(std::function<void()> fn) { on_stop_ = std::move(fn); }
 
  private:
   absl::Status startAdmin();
@@ -79,6 +87,14 @@ class Server : public admin::AdminHooks {
   bool shutting_down_ = false;
   bool clean_exit_ = true;
   bool handles_initialized_ = false;
+  struct ExtraHandler {
+    std::string path, help;
+    bool mutating;
+    admin::Handler handler;
+  };
+  std::vector<ExtraHandler> extra_admin_;
+  std::function<bool()> initialized_check_;
+  std::function<void()> on_stop_;
 };
 
 }  // namespace remora::server

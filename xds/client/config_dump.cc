@@ -1,0 +1,106 @@
+// Config dump assembly.
+#include "xds/client/config_dump.h"
+
+#include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/time_util.h>
+
+#include "envoy/admin/v3/config_dump.pb.h"
+#include "envoy/admin/v3/config_dump_shared.pb.h"
+
+namespace remora::xds {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+google::protobuf::Timestamp ts(uint64_t ms) {
+  return TimeUtil::MillisecondsToTimestamp(static_cast<int64_t>(ms));
+}
+
+}  // namespace
+
+std::string configDumpJson(const envoy::config::bootstrap::v3::Bootstrap& bootstrap,
+                           uint64_t start_ms, const XdsClient::Dump* dynamic) {
+  envoy::admin::v3::ConfigDump dump;
+
+  envoy::admin::v3::BootstrapConfigDump bd;
+  *bd.mutable_bootstrap() = bootstrap;
+  *bd.mutable_last_updated() = ts(start_ms);
+  dump.add_configs()->PackFrom(bd);
+
+  envoy::admin::v3::ClustersConfigDump cd;
+  for (const auto& c : bootstrap.static_resources().clusters()) {
+    auto* s = cd.add_static_clusters();
+    s->mutable_cluster()->PackFrom(c);
+    *s->mutable_last_updated() = ts(start_ms);
+  }
+  envoy::admin::v3::EndpointsConfigDump ed;
+  envoy::admin::v3::ListenersConfigDump ld;
+  for (const auto& l : bootstrap.static_resources().listeners()) {
+    auto* s = ld.add_static_listeners();
+    s->mutable_listener()->PackFrom(l);
+    *s->mutable_last_updated() = ts(start_ms);
+  }
+  if (dynamic != nullptr) {
+    auto version = [&](ResourceType t) {
+      auto it = dynamic->versions.find(t);
+      return it == dynamic->versions.end() ? std::string() : it->second;
+    };
+    auto resources = [&](ResourceType t) -> const std::map<std::string, ResourceEntry>& {
+      static const std::map<std::string, ResourceEntry> kEmpty;
+      auto it = dynamic->resources.find(t);
+      return it == dynamic->resources.end() ? kEmpty : it->second;
+    };
+    cd.set_version_info(version(ResourceType::Cluster));
+    std::set<std::string> warming(dynamic->warming_clusters.begin(),
+                                  dynamic->warming_clusters.end());
+    for (const auto& [name, e] : resources(ResourceType::Cluster)) {
+      auto* d = warming.count(name) != 0 ? cd.add_dynamic_warming_clusters()
+                                         : cd.add_dynamic_active_clusters();
+      d->set_version_info(e.version);
+      *d->mutable_cluster() = e.raw;
+      *d->mutable_last_updated() = ts(e.last_updated_ms);
+    }
+    for (const auto& [name, e] : resources(ResourceType::ClusterLoadAssignment)) {
+      auto* d = ed.add_dynamic_endpoint_configs();
+      d->set_version_info(e.version);
+      *d->mutable_endpoint_config() = e.raw;
+      *d->mutable_last_updated() = ts(e.last_updated_ms);
+    }
+    ld.set_version_info(version(ResourceType::Listener));
+    for (const auto& [name, e] : resources(ResourceType::Listener)) {
+      auto* d = ld.add_dynamic_listeners();
+      d->set_name(name);
+      auto* a = d->mutable_active_state();
+      a->set_version_info(e.version);
+      *a->mutable_listener() = e.raw;
+      *a->mutable_last_updated() = ts(e.last_updated_ms);
+    }
+    // The last rejection, as Envoy reports it (error_state on the dynamic listeners/clusters).
+    for (const auto& [type, msg] : dynamic->last_error) {
+      envoy::admin::v3::UpdateFailureState f;
+      f.set_details(msg);
+      if (type == ResourceType::Listener) {
+        auto* d = ld.add_dynamic_listeners();
+        d->set_name("(rejected update)");
+        *d->mutable_error_state() = f;
+      } else if (type == ResourceType::Cluster) {
+        auto* d = cd.add_dynamic_warming_clusters();
+        d->set_version_info("(rejected update)");
+        *d->mutable_error_state() = f;
+      }
+    }
+  }
+  dump.add_configs()->PackFrom(cd);
+  dump.add_configs()->PackFrom(ed);
+  dump.add_configs()->PackFrom(ld);
+
+  std::string out;
+  google::protobuf::util::JsonPrintOptions opts;
+  opts.add_whitespace = true;
+  opts.preserve_proto_field_names = true;
+  auto st = google::protobuf::util::MessageToJsonString(dump, &out, opts);
+  if (!st.ok()) return "{\"error\": \"config dump could not be rendered\"}\n";
+  return out;
+}
+
+}  // namespace remora::xds

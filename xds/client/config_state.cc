@@ -1,0 +1,232 @@
+// xDS resource state and assembly.
+#include "xds/client/config_state.h"
+
+#include "envoy/config/cluster/v3/cluster.pb.h"
+#include "envoy/config/endpoint/v3/endpoint.pb.h"
+#include "envoy/config/listener/v3/listener.pb.h"
+#include "proxy/common/strings.h"
+#include "xds/translate/translate.h"
+
+namespace remora::xds {
+
+ConfigState::ConfigState(config::ProxyConfig static_config) : static_(std::move(static_config)) {}
+
+absl::Status ConfigState::translateOne(ResourceType type, const google::protobuf::Any& any,
+                                       std::string* name, TranslateNotes* notes) {
+  if (any.type_url() != typeUrl(type)) {
+    return absl::InvalidArgumentError(
+        cat("resource of type ", any.type_url(), " in a ", typeUrl(type), " response"));
+  }
+  switch (type) {
+    case ResourceType::Cluster: {
+      envoy::config::cluster::v3::Cluster c;
+      if (!any.UnpackTo(&c)) return absl::InvalidArgumentError("malformed Cluster");
+      *name = c.name();
+      for (const auto& s : static_.clusters) {
+        if (s.name == c.name())
+          return absl::InvalidArgumentError(
+              cat(resourceLabel("cluster", c.name()), ": a static cluster has this name"));
+      }
+      auto cc = translateCluster(c, notes);
+      if (!cc.ok()) return cc.status();
+      clusters_[c.name()] = *cc;
+      return absl::OkStatus();
+    }
+    case ResourceType::Listener: {
+      envoy::config::listener::v3::Listener l;
+      if (!any.UnpackTo(&l)) return absl::InvalidArgumentError("malformed Listener");
+      *name = l.name();
+      for (const auto& s : static_.listeners) {
+        if (s.name == l.name())
+          return absl::InvalidArgumentError(
+              cat(resourceLabel("listener", l.name()), ": a static listener has this name"));
+      }
+      auto lc = translateListener(l, notes);
+      if (!lc.ok()) return lc.status();
+      listeners_[l.name()] = *lc;
+      return absl::OkStatus();
+    }
+    case ResourceType::ClusterLoadAssignment: {
+      envoy::config::endpoint::v3::ClusterLoadAssignment cla;
+      if (!any.UnpackTo(&cla)) return absl::InvalidArgumentError("malformed ClusterLoadAssignment");
+      *name = cla.cluster_name();
+      auto eps = translateLoadAssignment(
+          cla, resourceLabel("cluster_load_assignment", cla.cluster_name()), notes);
+      if (!eps.ok()) return eps.status();
+      endpoints_[cla.cluster_name()] = *eps;
+      absent_.erase(cla.cluster_name());
+      return absl::OkStatus();
+    }
+    default:
+      return absl::InvalidArgumentError(cat(typeUrl(type), " is not supported yet"));
+  }
+}
+
+void ConfigState::put(ResourceType type, const std::string& name, ResourceEntry entry) {
+  raw_[type][name] = std::move(entry);
+}
+
+void ConfigState::remove(ResourceType type, const std::string& name) {
+  raw_[type].erase(name);
+  switch (type) {
+    case ResourceType::Cluster:
+      clusters_.erase(name);
+      break;
+    case ResourceType::Listener:
+      listeners_.erase(name);
+      break;
+    case ResourceType::ClusterLoadAssignment:
+      endpoints_.erase(name);
+      break;
+    default:
+      break;
+  }
+}
+
+absl::Status ConfigState::applySotw(
+    ResourceType type, const std::string& version,
+    const google::protobuf::RepeatedPtrField<google::protobuf::Any>& resources, uint64_t now_ms,
+    TranslateNotes* notes) {
+  std::set<std::string> seen;
+  for (int i = 0; i < resources.size(); ++i) {
+    std::string name;
+    if (auto s = translateOne(type, resources[i], &name, notes); !s.ok()) return s;
+    if (name.empty())
+      return absl::InvalidArgumentError(cat(shortName(type), " resource ", i, " has no name"));
+    if (!seen.insert(name).second) {
+      return absl::InvalidArgumentError(
+          cat(shortName(type), " resource '", name, "' appears twice in one response"));
+    }
+    auto old = raw_[type].find(name);
+    bool same = old != raw_[type].end() &&
+                old->second.raw.SerializeAsString() == resources[i].SerializeAsString();
+    put(type, name,
+        ResourceEntry{resources[i], version, same ? old->second.last_updated_ms : now_ms});
+  }
+  if (isWildcard(type)) {
+    // The complete set: what is not in it is gone.
+    std::vector<std::string> gone;
+    for (const auto& [name, e] : raw_[type]) {
+      if (seen.count(name) == 0) gone.push_back(name);
+    }
+    for (const auto& n : gone) remove(type, n);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ConfigState::applyDelta(
+    ResourceType type,
+    const google::protobuf::RepeatedPtrField<envoy::service::discovery::v3::Resource>& resources,
+    const google::protobuf::RepeatedPtrField<std::string>& removed, uint64_t now_ms,
+    TranslateNotes* notes) {
+  std::set<std::string> seen;
+  for (const auto& r : resources) {
+    if (!r.has_resource()) {
+      // A Resource without a body: the server says it does not exist.
+      remove(type, r.name());
+      if (type == ResourceType::ClusterLoadAssignment) absent_.insert(r.name());
+      continue;
+    }
+    std::string name;
+    if (auto s = translateOne(type, r.resource(), &name, notes); !s.ok()) return s;
+    if (!r.name().empty() && r.name() != name) {
+      return absl::InvalidArgumentError(
+          cat(shortName(type), " resource named '", r.name(), "' contains '", name, "'"));
+    }
+    if (!seen.insert(name).second) {
+      return absl::InvalidArgumentError(
+          cat(shortName(type), " resource '", name, "' appears twice in one response"));
+    }
+    put(type, name, ResourceEntry{r.resource(), r.version(), now_ms});
+  }
+  for (const auto& name : removed) {
+    remove(type, name);
+    if (type == ResourceType::ClusterLoadAssignment) absent_.insert(name);
+  }
+  return absl::OkStatus();
+}
+
+void ConfigState::markAbsent(const std::string& service_name) {
+  if (endpoints_.count(service_name) == 0) absent_.insert(service_name);
+}
+
+void ConfigState::pruneEndpoints() {
+  std::set<std::string> needed = edsNames();
+  std::vector<std::string> gone;
+  for (const auto& [name, e] : resources(ResourceType::ClusterLoadAssignment)) {
+    if (needed.count(name) == 0) gone.push_back(name);
+  }
+  for (const auto& n : gone) remove(ResourceType::ClusterLoadAssignment, n);
+  for (auto it = absent_.begin(); it != absent_.end();) {
+    it = needed.count(*it) == 0 ? absent_.erase(it) : std::next(it);
+  }
+}
+
+std::set<std::string> ConfigState::edsNames() const {
+  std::set<std::string> out;
+  for (const auto& [name, c] : clusters_) {
+    if (c.type == config::ClusterConfig::Type::Eds) out.insert(c.eds_service_name);
+  }
+  for (const auto& c : static_.clusters) {
+    if (c.type == config::ClusterConfig::Type::Eds) out.insert(c.eds_service_name);
+  }
+  return out;
+}
+
+config::ProxyConfig ConfigState::assemble() const {
+  config::ProxyConfig out = static_;
+  auto withEndpoints = [&](config::ClusterConfig c) -> std::optional<config::ClusterConfig> {
+    if (c.type != config::ClusterConfig::Type::Eds) return c;
+    auto it = endpoints_.find(c.eds_service_name);
+    if (it != endpoints_.end()) {
+      c.endpoints = it->second;
+      return c;
+    }
+    if (absent_.count(c.eds_service_name) != 0) return c;  // timed out: no endpoints
+    return std::nullopt;                                   // warming
+  };
+  for (auto& c : out.clusters) {
+    if (auto warm = withEndpoints(c)) c = *warm;
+  }
+  for (const auto& [name, c] : clusters_) {
+    if (auto warm = withEndpoints(c)) {
+      out.clusters.push_back(*warm);
+    } else if (auto active = active_clusters_.find(name); active != active_clusters_.end()) {
+      out.clusters.push_back(active->second);  // make before break: the old version serves
+    }
+  }
+  for (const auto& [name, l] : listeners_) out.listeners.push_back(l);
+  return out;
+}
+
+void ConfigState::commitActive(const config::ProxyConfig& applied) {
+  active_clusters_.clear();
+  for (const auto& c : applied.clusters) {
+    if (clusters_.count(c.name) != 0) active_clusters_[c.name] = c;
+  }
+}
+
+std::vector<std::string> ConfigState::warmingClusters() const {
+  std::vector<std::string> out;
+  for (const auto& [name, c] : clusters_) {
+    if (c.type == config::ClusterConfig::Type::Eds && endpoints_.count(c.eds_service_name) == 0 &&
+        absent_.count(c.eds_service_name) == 0) {
+      out.push_back(name);
+    }
+  }
+  return out;
+}
+
+const std::map<std::string, ResourceEntry>& ConfigState::resources(ResourceType type) const {
+  static const std::map<std::string, ResourceEntry> kEmpty;
+  auto it = raw_.find(type);
+  return it == raw_.end() ? kEmpty : it->second;
+}
+
+std::map<std::string, std::string> ConfigState::versions(ResourceType type) const {
+  std::map<std::string, std::string> out;
+  for (const auto& [name, e] : resources(type)) out[name] = e.version;
+  return out;
+}
+
+}  // namespace remora::xds

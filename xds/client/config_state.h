@@ -1,0 +1,81 @@
+// The proxy's view of its xDS resources: the raw resources as accepted (per type, with
+// versions and update times, for ACKs, Delta resumption and /config_dump), their
+// translations, and the assembly of the whole into one configuration for the server.
+// Updates are staged on a copy and only committed once the server accepted the result, so a
+// rejected update leaves the last good configuration in force.
+#pragma once
+
+#include <google/protobuf/any.pb.h>
+#include <google/protobuf/repeated_field.h>
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "envoy/service/discovery/v3/discovery.pb.h"
+#include "proxy/config/config.h"
+#include "xds/common/type_url.h"
+#include "xds/translate/fields.h"
+
+namespace remora::xds {
+
+struct ResourceEntry {
+  google::protobuf::Any raw;
+  std::string version;           // the resource's version (Delta) or the response's (SotW)
+  uint64_t last_updated_ms = 0;  // wall clock, for /config_dump
+};
+
+class ConfigState {
+ public:
+  explicit ConfigState(config::ProxyConfig static_config = {});
+
+  // A state-of-the-world response: the complete set for Listener and Cluster, the listed
+  // resources for the others. Fails (changing nothing) naming the resource and the field.
+  absl::Status applySotw(ResourceType type, const std::string& version,
+                         const google::protobuf::RepeatedPtrField<google::protobuf::Any>& resources,
+                         uint64_t now_ms, TranslateNotes* notes);
+  // A Delta response: updates and removals.
+  absl::Status applyDelta(
+      ResourceType type,
+      const google::protobuf::RepeatedPtrField<envoy::service::discovery::v3::Resource>& resources,
+      const google::protobuf::RepeatedPtrField<std::string>& removed, uint64_t now_ms,
+      TranslateNotes* notes);
+  // EDS resources that did not arrive in time (initial_fetch_timeout) count as empty.
+  void markAbsent(const std::string& service_name);
+  // Drops endpoints no cluster refers to any more (EDS is not a wildcard type).
+  void pruneEndpoints();
+
+  // The configuration to run: static resources, then dynamic ones. An EDS cluster warms
+  // (is left out, or keeps its previous version) until its endpoints arrive or time out.
+  config::ProxyConfig assemble() const;
+  // Makes the assembled clusters the active ones (make-before-break: the warming version of
+  // a cluster replaces the active one only once warm).
+  void commitActive(const config::ProxyConfig& applied);
+
+  // ClusterLoadAssignment names the CDS clusters need.
+  std::set<std::string> edsNames() const;
+  std::vector<std::string> warmingClusters() const;
+
+  const std::map<std::string, ResourceEntry>& resources(ResourceType type) const;
+  const config::ProxyConfig& staticConfig() const { return static_; }
+  // Delta resumption: name -> version of every accepted resource of a type.
+  std::map<std::string, std::string> versions(ResourceType type) const;
+
+ private:
+  absl::Status translateOne(ResourceType type, const google::protobuf::Any& any, std::string* name,
+                            TranslateNotes* notes);
+  void put(ResourceType type, const std::string& name, ResourceEntry entry);
+  void remove(ResourceType type, const std::string& name);
+
+  config::ProxyConfig static_;
+  std::map<ResourceType, std::map<std::string, ResourceEntry>> raw_;
+  std::map<std::string, config::ClusterConfig> clusters_;           // from CDS, by name
+  std::map<std::string, config::ListenerConfig> listeners_;         // from LDS, by name
+  std::map<std::string, std::vector<config::Endpoint>> endpoints_;  // from EDS, by service name
+  std::set<std::string> absent_;                                    // EDS names given up on
+  std::map<std::string, config::ClusterConfig> active_clusters_;    // last applied versions
+};
+
+}  // namespace remora::xds
