@@ -8,6 +8,25 @@
 #include "xds/translate/translate.h"
 
 namespace remora::xds {
+namespace {
+
+std::string_view kindName(ResourceType type) {
+  switch (type) {
+    case ResourceType::Listener:
+      return "listener";
+    case ResourceType::Cluster:
+      return "cluster";
+    case ResourceType::ClusterLoadAssignment:
+      return "cluster_load_assignment";
+    case ResourceType::RouteConfiguration:
+      return "route_configuration";
+    case ResourceType::Secret:
+      return "secret";
+  }
+  return "resource";
+}
+
+}  // namespace
 
 ConfigState::ConfigState(config::ProxyConfig static_config) : static_(std::move(static_config)) {}
 
@@ -92,10 +111,10 @@ absl::Status ConfigState::applySotw(
     std::string name;
     if (auto s = translateOne(type, resources[i], &name, notes); !s.ok()) return s;
     if (name.empty())
-      return absl::InvalidArgumentError(cat(shortName(type), " resource ", i, " has no name"));
+      return absl::InvalidArgumentError(cat(kindName(type), " #", i, " has no name"));
     if (!seen.insert(name).second) {
       return absl::InvalidArgumentError(
-          cat(shortName(type), " resource '", name, "' appears twice in one response"));
+          cat(resourceLabel(kindName(type), name), " appears twice in one response"));
     }
     auto old = raw_[type].find(name);
     bool same = old != raw_[type].end() &&
@@ -131,11 +150,11 @@ absl::Status ConfigState::applyDelta(
     if (auto s = translateOne(type, r.resource(), &name, notes); !s.ok()) return s;
     if (!r.name().empty() && r.name() != name) {
       return absl::InvalidArgumentError(
-          cat(shortName(type), " resource named '", r.name(), "' contains '", name, "'"));
+          cat(resourceLabel(kindName(type), r.name()), " contains one named '", name, "'"));
     }
     if (!seen.insert(name).second) {
       return absl::InvalidArgumentError(
-          cat(shortName(type), " resource '", name, "' appears twice in one response"));
+          cat(resourceLabel(kindName(type), name), " appears twice in one response"));
     }
     put(type, name, ResourceEntry{r.resource(), r.version(), now_ms});
   }
