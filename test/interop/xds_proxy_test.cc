@@ -356,6 +356,100 @@ TEST_CASE("xds: a NACK names the resource and the field; the last good configura
   CHECK(proxy.ready());
 }
 
+TEST_CASE("xds: an oversized response breaks the stream, not the proxy; it reconnects", "[xds]") {
+  testing::FakeAdsServer cp;
+  ProxyUnderTest proxy(bootstrapYaml(cp.port(), false, "1s"));
+  REQUIRE(cp.waitRequest([](const auto& r) { return r.type_url() == kClusterType; }));
+  envoy::service::discovery::v3::DiscoveryResponse huge;
+  huge.set_type_url(kClusterType);
+  huge.set_version_info("huge");
+  huge.set_nonce("h1");
+  auto* raw = huge.add_resources();
+  raw->set_type_url(kClusterType);
+  raw->set_value(std::string(65 << 20, 'x'));  // past the 64 MiB the client accepts
+  cp.send(huge);
+  // The client drops the stream (RESOURCE_EXHAUSTED) and comes back on a new one.
+  REQUIRE(testing::waitFor([&] { return cp.streams() >= 2; }, 20000));
+  CHECK(proxy.process().running());
+  CHECK(proxy.stat("control_plane.streams_total") >= 2);
+  CHECK(proxy.stat("cluster_manager.cds.update_success") == 0);
+  CHECK(proxy.log().find("xds stream to") != std::string::npos);
+}
+
+TEST_CASE("xds: a static bootstrap runs with no control plane at all", "[xds]") {
+  NamedBackend a("backend-a");
+  uint16_t lport = freePort();
+  std::string bootstrap = cat(R"(node: {id: static-only}
+admin: {address: {socket_address: {address: 127.0.0.1, port_value: 0}}}
+static_resources:
+  listeners:
+  - name: app
+    address: {socket_address: {address: 127.0.0.1, port_value: )",
+                              lport, R"(}}
+    filter_chains: [{filters: [{name: envoy.filters.network.tcp_proxy, typed_config: {'@type': type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy, stat_prefix: app, cluster: backend}}]}]
+  clusters:
+  - name: backend
+    type: STATIC
+    connect_timeout: 1s
+    load_assignment: {cluster_name: backend, endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: )",
+                              a.port(), "}}}}]}]}\n");
+  ProxyUnderTest proxy(bootstrap);
+  REQUIRE(testing::waitFor([&] { return proxy.ready(); }));
+  CHECK(whoAnswers(lport) == "backend-a");
+  CHECK(proxy.stat("control_plane.connected_state") == -1);  // no xDS client at all
+}
+
+TEST_CASE("xds: remora --mode validate reports per resource, naming the field", "[xds]") {
+  std::string dir = Binaries::get().dir + "/validate";
+  fs::create_directories(dir);
+  // A DiscoveryResponse as a control plane would dump it (camelCase JSON), one good cluster and
+  // one with a field remora does not implement.
+  writeFile(dir + "/response.json", R"({
+    "versionInfo": "7", "typeUrl": "type.googleapis.com/envoy.config.cluster.v3.Cluster",
+    "resources": [
+      {"@type": "type.googleapis.com/envoy.config.cluster.v3.Cluster", "name": "good", "type": "EDS",
+       "edsClusterConfig": {"edsConfig": {"ads": {}}}},
+      {"@type": "type.googleapis.com/envoy.config.cluster.v3.Cluster", "name": "bad", "type": "EDS",
+       "edsClusterConfig": {"edsConfig": {"ads": {}}}, "outlierDetection": {"consecutive5xx": 3}}
+    ]})");
+  std::string out;
+  int rc = runCommand({testing::buildDir() + "/proxy/remora", "--mode", "validate", "--resources",
+                       dir + "/response.json"},
+                      &out);
+  CHECK(rc == 1);
+  CHECK(out.find("ACCEPT cluster 'good'\n") != std::string::npos);
+  CHECK(out.find(
+            "REJECT cluster 'bad': cluster 'bad'.outlier_detection: not supported by remora\n") !=
+        std::string::npos);
+  CHECK(out.find("1 accepted, 1 rejected") != std::string::npos);
+  // Resources one per YAML document; overlapping filter chains are caught as the server would.
+  writeFile(dir + "/resources.yaml",
+            listenerYaml("app", 9000, "backend") + "---\n" + clusterYaml("backend") + "---\n" +
+                R"('@type': type.googleapis.com/envoy.config.listener.v3.Listener
+name: twins
+address: {socket_address: {address: 0.0.0.0, port_value: 9001}}
+filter_chains:
+- filter_chain_match: {destination_port: 80}
+  filters: [{name: envoy.filters.network.tcp_proxy, typed_config: {'@type': type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy, stat_prefix: a, cluster: a}}]
+- filter_chain_match: {destination_port: 80}
+  filters: [{name: envoy.filters.network.tcp_proxy, typed_config: {'@type': type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy, stat_prefix: b, cluster: b}}]
+)");
+  rc = runCommand({testing::buildDir() + "/proxy/remora", "--mode", "validate", "--resources",
+                   dir + "/resources.yaml"},
+                  &out);
+  CHECK(rc == 1);
+  CHECK(out.find("ACCEPT listener 'app'") != std::string::npos);
+  CHECK(out.find("REJECT listener 'twins': listener 'twins': filter_chains[1]: overlaps "
+                 "filter_chains[0]") != std::string::npos);
+  // A bootstrap.
+  writeFile(dir + "/bootstrap.yaml", bootstrapYaml(15010, true));
+  rc = runCommand({testing::buildDir() + "/proxy/remora", "--mode", "validate", "--bootstrap",
+                   dir + "/bootstrap.yaml"},
+                  &out);
+  CHECK(rc == 0);
+  CHECK(out.find("ACCEPT bootstrap (ADS DELTA_GRPC to 127.0.0.1:15010)") != std::string::npos);
+}
+
 TEST_CASE("xds: a cluster without endpoints warms, then initial_fetch_timeout lets LDS go on",
           "[xds]") {
   testing::FakeAdsServer cp;
