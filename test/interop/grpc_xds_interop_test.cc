@@ -18,9 +18,10 @@ TEST_CASE("interop: grpc-js-xds resolves xds:/// through remora-control and call
   std::string dir = Binaries::get().dir + "/control";
   std::filesystem::create_directories(dir);
   std::string port_file = Binaries::get().dir + "/control.port";
-  Process control({build + "/xds/remora-control", "--config-dir", dir, "--listen", "127.0.0.1:0",
-                   "--port-file", port_file, "--log-level", "debug"},
-                  Binaries::get().dir + "/control.log");
+  Process control(
+      {build + "/xds/remora-control", "--config-dir", dir, "--listen", "127.0.0.1:0", "--port-file",
+       port_file, "--log-level", "debug", "--admin-address", "127.0.0.1:0"},
+      Binaries::get().dir + "/control.log");
   std::string port;
   REQUIRE(testing::waitFor([&] {
     std::ifstream in(port_file);

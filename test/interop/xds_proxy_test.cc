@@ -231,7 +231,7 @@ TEST_CASE("xds: remora-control drives remora; endpoints changed on disk move the
                                    clusterYaml("backend") + "---\n" + claYaml("backend", a.port()));
   std::string port_file = dir + ".port";
   Process control({testing::buildDir() + "/xds/remora-control", "--config-dir", dir, "--listen",
-                   "127.0.0.1:0", "--port-file", port_file},
+                   "127.0.0.1:0", "--port-file", port_file, "--admin-address", "127.0.0.1:0"},
                   dir + ".log");
   int cp_port = 0;
   REQUIRE(testing::waitFor([&] {
@@ -560,7 +560,7 @@ TEST_CASE("xds: a listener update drains the old version's connections instead o
   };
   writeFile(dir + "/app.yaml", config("one"));
   Process control({testing::buildDir() + "/xds/remora-control", "--config-dir", dir, "--listen",
-                   "127.0.0.1:0", "--port-file", dir + ".port"},
+                   "127.0.0.1:0", "--port-file", dir + ".port", "--admin-address", "127.0.0.1:0"},
                   dir + ".log");
   int cp_port = 0;
   REQUIRE(testing::waitFor([&] {

@@ -45,29 +45,32 @@ std::string configDumpJson(const envoy::config::bootstrap::v3::Bootstrap& bootst
       auto it = dynamic->versions.find(t);
       return it == dynamic->versions.end() ? std::string() : it->second;
     };
-    auto resources = [&](ResourceType t) -> const std::map<std::string, ResourceEntry>& {
-      static const std::map<std::string, ResourceEntry> kEmpty;
+    auto resources = [&](ResourceType t) -> const ResourceMap& {
+      static const ResourceMap kEmpty;
       auto it = dynamic->resources.find(t);
       return it == dynamic->resources.end() ? kEmpty : it->second;
     };
     cd.set_version_info(version(ResourceType::Cluster));
     std::set<std::string> warming(dynamic->warming_clusters.begin(),
                                   dynamic->warming_clusters.end());
-    for (const auto& [name, e] : resources(ResourceType::Cluster)) {
+    for (const auto& [name, ep] : resources(ResourceType::Cluster)) {
+      const ResourceEntry& e = *ep;
       auto* d = warming.count(name) != 0 ? cd.add_dynamic_warming_clusters()
                                          : cd.add_dynamic_active_clusters();
       d->set_version_info(e.version);
       *d->mutable_cluster() = e.raw;
       *d->mutable_last_updated() = ts(e.last_updated_ms);
     }
-    for (const auto& [name, e] : resources(ResourceType::ClusterLoadAssignment)) {
+    for (const auto& [name, ep] : resources(ResourceType::ClusterLoadAssignment)) {
+      const ResourceEntry& e = *ep;
       auto* d = ed.add_dynamic_endpoint_configs();
       d->set_version_info(e.version);
       *d->mutable_endpoint_config() = e.raw;
       *d->mutable_last_updated() = ts(e.last_updated_ms);
     }
     ld.set_version_info(version(ResourceType::Listener));
-    for (const auto& [name, e] : resources(ResourceType::Listener)) {
+    for (const auto& [name, ep] : resources(ResourceType::Listener)) {
+      const ResourceEntry& e = *ep;
       auto* d = ld.add_dynamic_listeners();
       d->set_name(name);
       auto* a = d->mutable_active_state();

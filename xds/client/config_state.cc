@@ -1,6 +1,9 @@
 // xDS resource state and assembly.
 #include "xds/client/config_state.h"
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/wire_format_lite.h>
+
 #include "envoy/config/cluster/v3/cluster.pb.h"
 #include "envoy/config/endpoint/v3/endpoint.pb.h"
 #include "envoy/config/listener/v3/listener.pb.h"
@@ -26,6 +29,24 @@ std::string_view kindName(ResourceType type) {
   return "resource";
 }
 
+// The name of a Listener, Cluster or ClusterLoadAssignment is field 1 (a string) in all
+// three; read just that field from the serialized bytes.
+std::string peekName(const google::protobuf::Any& any) {
+  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(any.value().data()),
+                                            static_cast<int>(any.value().size()));
+  for (;;) {
+    uint32_t tag = in.ReadTag();
+    if (tag == 0) return {};
+    if (tag == ((1u << 3) | 2u)) {
+      std::string name;
+      uint32_t len = 0;
+      if (!in.ReadVarint32(&len) || !in.ReadString(&name, static_cast<int>(len))) return {};
+      return name;
+    }
+    if (!google::protobuf::internal::WireFormatLite::SkipField(&in, tag)) return {};
+  }
+}
+
 }  // namespace
 
 ConfigState::ConfigState(config::ProxyConfig static_config) : static_(std::move(static_config)) {}
@@ -48,7 +69,7 @@ absl::Status ConfigState::translateOne(ResourceType type, const google::protobuf
       }
       auto cc = translateCluster(c, notes);
       if (!cc.ok()) return cc.status();
-      clusters_[c.name()] = *cc;
+      clusters_[c.name()] = std::make_shared<const config::ClusterConfig>(std::move(*cc));
       return absl::OkStatus();
     }
     case ResourceType::Listener: {
@@ -62,7 +83,7 @@ absl::Status ConfigState::translateOne(ResourceType type, const google::protobuf
       }
       auto lc = translateListener(l, notes);
       if (!lc.ok()) return lc.status();
-      listeners_[l.name()] = *lc;
+      listeners_[l.name()] = std::make_shared<const config::ListenerConfig>(std::move(*lc));
       return absl::OkStatus();
     }
     case ResourceType::ClusterLoadAssignment: {
@@ -72,7 +93,8 @@ absl::Status ConfigState::translateOne(ResourceType type, const google::protobuf
       auto eps = translateLoadAssignment(
           cla, resourceLabel("cluster_load_assignment", cla.cluster_name()), notes);
       if (!eps.ok()) return eps.status();
-      endpoints_[cla.cluster_name()] = *eps;
+      endpoints_[cla.cluster_name()] =
+          std::make_shared<const std::vector<config::Endpoint>>(std::move(*eps));
       absent_.erase(cla.cluster_name());
       return absl::OkStatus();
     }
@@ -82,7 +104,7 @@ absl::Status ConfigState::translateOne(ResourceType type, const google::protobuf
 }
 
 void ConfigState::put(ResourceType type, const std::string& name, ResourceEntry entry) {
-  raw_[type][name] = std::move(entry);
+  raw_[type][name] = std::make_shared<const ResourceEntry>(std::move(entry));
 }
 
 void ConfigState::remove(ResourceType type, const std::string& name) {
@@ -107,20 +129,36 @@ absl::Status ConfigState::applySotw(
     const google::protobuf::RepeatedPtrField<google::protobuf::Any>& resources, uint64_t now_ms,
     TranslateNotes* notes) {
   std::set<std::string> seen;
+  auto& current = raw_[type];
   for (int i = 0; i < resources.size(); ++i) {
     std::string name;
-    if (auto s = translateOne(type, resources[i], &name, notes); !s.ok()) return s;
+    // State of the world resends everything: a resource identical to the one in force keeps
+    // its translation (re-translating 1,000 unchanged endpoint sets per push would dominate).
+    const ResourceEntry* unchanged = nullptr;
+    {
+      // Find by the resource's own name without decoding all of it.
+      std::string probe = peekName(resources[i]);
+      auto it = probe.empty() ? current.end() : current.find(probe);
+      if (it != current.end() && it->second->raw.value() == resources[i].value() &&
+          it->second->raw.type_url() == resources[i].type_url()) {
+        unchanged = it->second.get();
+        name = probe;
+      }
+    }
+    if (unchanged == nullptr) {
+      if (auto s = translateOne(type, resources[i], &name, notes); !s.ok()) return s;
+    }
     if (name.empty())
       return absl::InvalidArgumentError(cat(kindName(type), " #", i, " has no name"));
     if (!seen.insert(name).second) {
       return absl::InvalidArgumentError(
           cat(resourceLabel(kindName(type), name), " appears twice in one response"));
     }
-    auto old = raw_[type].find(name);
-    bool same = old != raw_[type].end() &&
-                old->second.raw.SerializeAsString() == resources[i].SerializeAsString();
-    put(type, name,
-        ResourceEntry{resources[i], version, same ? old->second.last_updated_ms : now_ms});
+    if (unchanged != nullptr) {
+      put(type, name, ResourceEntry{resources[i], version, unchanged->last_updated_ms});
+    } else {
+      put(type, name, ResourceEntry{resources[i], version, now_ms});
+    }
   }
   if (isWildcard(type)) {
     // The complete set: what is not in it is gone.
@@ -184,7 +222,7 @@ void ConfigState::pruneEndpoints() {
 std::set<std::string> ConfigState::edsNames() const {
   std::set<std::string> out;
   for (const auto& [name, c] : clusters_) {
-    if (c.type == config::ClusterConfig::Type::Eds) out.insert(c.eds_service_name);
+    if (c->type == config::ClusterConfig::Type::Eds) out.insert(c->eds_service_name);
   }
   for (const auto& c : static_.clusters) {
     if (c.type == config::ClusterConfig::Type::Eds) out.insert(c.eds_service_name);
@@ -198,7 +236,7 @@ config::ProxyConfig ConfigState::assemble() const {
     if (c.type != config::ClusterConfig::Type::Eds) return c;
     auto it = endpoints_.find(c.eds_service_name);
     if (it != endpoints_.end()) {
-      c.endpoints = it->second;
+      c.endpoints = *it->second;
       return c;
     }
     if (absent_.count(c.eds_service_name) != 0) return c;  // timed out: no endpoints
@@ -208,13 +246,13 @@ config::ProxyConfig ConfigState::assemble() const {
     if (auto warm = withEndpoints(c)) c = *warm;
   }
   for (const auto& [name, c] : clusters_) {
-    if (auto warm = withEndpoints(c)) {
+    if (auto warm = withEndpoints(*c)) {
       out.clusters.push_back(*warm);
     } else if (auto active = active_clusters_.find(name); active != active_clusters_.end()) {
       out.clusters.push_back(active->second);  // make before break: the old version serves
     }
   }
-  for (const auto& [name, l] : listeners_) out.listeners.push_back(l);
+  for (const auto& [name, l] : listeners_) out.listeners.push_back(*l);
   return out;
 }
 
@@ -228,23 +266,23 @@ void ConfigState::commitActive(const config::ProxyConfig& applied) {
 std::vector<std::string> ConfigState::warmingClusters() const {
   std::vector<std::string> out;
   for (const auto& [name, c] : clusters_) {
-    if (c.type == config::ClusterConfig::Type::Eds && endpoints_.count(c.eds_service_name) == 0 &&
-        absent_.count(c.eds_service_name) == 0) {
+    if (c->type == config::ClusterConfig::Type::Eds && endpoints_.count(c->eds_service_name) == 0 &&
+        absent_.count(c->eds_service_name) == 0) {
       out.push_back(name);
     }
   }
   return out;
 }
 
-const std::map<std::string, ResourceEntry>& ConfigState::resources(ResourceType type) const {
-  static const std::map<std::string, ResourceEntry> kEmpty;
+const ResourceMap& ConfigState::resources(ResourceType type) const {
+  static const ResourceMap kEmpty;
   auto it = raw_.find(type);
   return it == raw_.end() ? kEmpty : it->second;
 }
 
 std::map<std::string, std::string> ConfigState::versions(ResourceType type) const {
   std::map<std::string, std::string> out;
-  for (const auto& [name, e] : resources(type)) out[name] = e.version;
+  for (const auto& [name, e] : resources(type)) out[name] = e->version;
   return out;
 }
 

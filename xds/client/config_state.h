@@ -9,6 +9,7 @@
 #include <google/protobuf/repeated_field.h>
 
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -26,6 +27,8 @@ struct ResourceEntry {
   std::string version;           // the resource's version (Delta) or the response's (SotW)
   uint64_t last_updated_ms = 0;  // wall clock, for /config_dump
 };
+// Shared and immutable: staging a change copies maps of pointers, not resources.
+using ResourceMap = std::map<std::string, std::shared_ptr<const ResourceEntry>>;
 
 class ConfigState {
  public:
@@ -58,7 +61,7 @@ class ConfigState {
   std::set<std::string> edsNames() const;
   std::vector<std::string> warmingClusters() const;
 
-  const std::map<std::string, ResourceEntry>& resources(ResourceType type) const;
+  const ResourceMap& resources(ResourceType type) const;
   const config::ProxyConfig& staticConfig() const { return static_; }
   // Delta resumption: name -> version of every accepted resource of a type.
   std::map<std::string, std::string> versions(ResourceType type) const;
@@ -70,12 +73,13 @@ class ConfigState {
   void remove(ResourceType type, const std::string& name);
 
   config::ProxyConfig static_;
-  std::map<ResourceType, std::map<std::string, ResourceEntry>> raw_;
-  std::map<std::string, config::ClusterConfig> clusters_;           // from CDS, by name
-  std::map<std::string, config::ListenerConfig> listeners_;         // from LDS, by name
-  std::map<std::string, std::vector<config::Endpoint>> endpoints_;  // from EDS, by service name
-  std::set<std::string> absent_;                                    // EDS names given up on
-  std::map<std::string, config::ClusterConfig> active_clusters_;    // last applied versions
+  std::map<ResourceType, ResourceMap> raw_;
+  std::map<std::string, std::shared_ptr<const config::ClusterConfig>> clusters_;    // CDS
+  std::map<std::string, std::shared_ptr<const config::ListenerConfig>> listeners_;  // LDS
+  // EDS, by service name.
+  std::map<std::string, std::shared_ptr<const std::vector<config::Endpoint>>> endpoints_;
+  std::set<std::string> absent_;                                  // EDS names given up on
+  std::map<std::string, config::ClusterConfig> active_clusters_;  // last applied versions
 };
 
 }  // namespace remora::xds

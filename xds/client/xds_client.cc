@@ -496,11 +496,13 @@ void XdsClient::processNext() {
   for (const auto& f : notes.ignored) REMORA_LOG(Debug, "xds: ignoring %s (observability only)", f);
   ignored_fields_ += notes.ignored.size();
   config::ProxyConfig cfg = next.assemble();
+  REMORA_LOG(Debug, "xds: %s translated and assembled", shortName(p->type));
   busy_ = true;
   auto shared_next = std::make_shared<ConfigState>(std::move(next));
   auto shared_cfg = std::make_shared<config::ProxyConfig>(std::move(cfg));
   main_loop_.post([this, p, shared_next, shared_cfg] {
     absl::Status result = apply_(*shared_cfg);
+    REMORA_LOG(Debug, "xds: %s applied", shortName(p->type));
     loop_.post([this, p, shared_next, shared_cfg, result] {
       busy_ = false;
       onApplied(p, std::move(*shared_next), std::move(*shared_cfg), result);

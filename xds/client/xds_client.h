@@ -52,7 +52,7 @@ class XdsClient {
 
   // A consistent copy of what is in force, for /config_dump (any thread).
   struct Dump {
-    std::map<ResourceType, std::map<std::string, ResourceEntry>> resources;
+    std::map<ResourceType, ResourceMap> resources;
     std::map<ResourceType, std::string> versions;  // SotW version_info (or Delta system version)
     std::vector<std::string> warming_clusters;
     std::map<ResourceType, std::string> last_error;  // the last NACK's message per type

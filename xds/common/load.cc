@@ -58,8 +58,16 @@ bool isYamlNumber(const std::string& s) {
   return std::regex_match(s, kNum);
 }
 
+// YAML aliases can make a small document expand without bound ("billion laughs"): the JSON
+// it turns into is capped.
+constexpr size_t kMaxJsonBytes = 64 << 20;
+
 absl::Status toJson(const YAML::Node& node, std::string* out, int depth) {
   if (depth > 100) return absl::InvalidArgumentError("YAML nested too deeply");
+  if (out->size() > kMaxJsonBytes) {
+    return absl::InvalidArgumentError(
+        cat("YAML document expands past ", kMaxJsonBytes >> 20, " MiB (aliases?)"));
+  }
   switch (node.Type()) {
     case YAML::NodeType::Null:
     case YAML::NodeType::Undefined:

@@ -216,11 +216,11 @@ class SotwStream final : public StreamBase<DiscoveryRequest, DiscoveryResponse> 
     ts.nonce = nextNonce();
     resp.set_nonce(ts.nonce);
     if (ts.wildcard) {
-      for (const auto& [name, r] : res.items) *resp.add_resources() = r.resource;
+      for (const auto& [name, r] : res.items) *resp.add_resources() = *r.resource;
     } else {
       for (const auto& name : ts.names) {
         auto r = res.items.find(name);
-        if (r != res.items.end()) *resp.add_resources() = r->second.resource;
+        if (r != res.items.end()) *resp.add_resources() = *r->second.resource;
       }
     }
     ts.sent_version = version;
@@ -324,7 +324,7 @@ class DeltaStream final : public StreamBase<DeltaDiscoveryRequest, DeltaDiscover
       auto* out = resp.add_resources();
       out->set_name(name);
       out->set_version(r->second.version);
-      *out->mutable_resource() = r->second.resource;
+      *out->mutable_resource() = *r->second.resource;
       ts.known[name] = r->second.version;
     };
     std::set<std::string> names = ts.subscribed;

@@ -83,18 +83,32 @@ std::string TypeResources::version(const std::vector<std::string>& names) const 
   return hashHex(acc);
 }
 
-bool CacheSnapshot::add(const google::protobuf::Any& any, std::string* error) {
-  std::string name = resourceName(any);
-  if (name.empty()) {
+bool describeResource(const google::protobuf::Any& any, std::string* name, std::string* version,
+                      std::string* error) {
+  *name = resourceName(any);
+  if (name->empty()) {
     *error = cat("resource of type ", any.type_url(),
                  " has no name (or the type is not an xDS resource)");
     return false;
   }
-  CachedResource r;
-  r.resource = any;
-  r.version = hashHex(deterministicBytes(any));
-  types[any.type_url()].items[name] = std::move(r);
+  *version = hashHex(deterministicBytes(any));
   return true;
+}
+
+bool CacheSnapshot::add(const google::protobuf::Any& any, std::string* error) {
+  std::string name, version;
+  if (!describeResource(any, &name, &version, error)) return false;
+  add(std::make_shared<const google::protobuf::Any>(any), name, version);
+  return true;
+}
+
+void CacheSnapshot::add(std::shared_ptr<const google::protobuf::Any> any, const std::string& name,
+                        const std::string& version) {
+  const std::string& type = any->type_url();
+  CachedResource r;
+  r.resource = std::move(any);
+  r.version = version;
+  types[type].items[name] = std::move(r);
 }
 
 void SnapshotCache::setSnapshot(const std::string& node_id, CacheSnapshotPtr snapshot) {

@@ -15,8 +15,8 @@
 namespace remora::xds {
 
 struct CachedResource {
-  google::protobuf::Any resource;
-  std::string version;  // hash of the serialized resource
+  std::shared_ptr<const google::protobuf::Any> resource;  // shared: snapshots copy pointers
+  std::string version;                                    // hash of the serialized resource
 };
 
 struct TypeResources {
@@ -30,8 +30,15 @@ struct CacheSnapshot {
   std::map<std::string, TypeResources> types;
   // Adds a resource (its name read from the message); later additions replace earlier ones.
   bool add(const google::protobuf::Any& any, std::string* error);
+  // The same with the name and version already known (see describeResource).
+  void add(std::shared_ptr<const google::protobuf::Any> any, const std::string& name,
+           const std::string& version);
 };
 using CacheSnapshotPtr = std::shared_ptr<const CacheSnapshot>;
+
+// Name and content version of a resource; false (with *error) if it has no name.
+bool describeResource(const google::protobuf::Any& any, std::string* name, std::string* version,
+                      std::string* error);
 
 // Resource name of an Envoy resource in an Any (Listener.name, Cluster.name,
 // ClusterLoadAssignment.cluster_name, ...); empty when the type is unknown.

@@ -28,12 +28,13 @@ std::vector<fs::path> filesIn(const fs::path& dir) {
   return out;
 }
 
-absl::Status addFile(const fs::path& file, CacheSnapshot* snap) {
+absl::Status parseFile(const fs::path& file, ParsedFile* out) {
   auto text = readFile(file.string());
   if (!text.ok()) return text.status();
   auto docs = documentsAsJson(*text);
   if (!docs.ok())
     return absl::InvalidArgumentError(cat(file.string(), ": ", docs.status().message()));
+  out->documents.clear();
   for (size_t i = 0; i < docs->size(); ++i) {
     google::protobuf::Any any;
     auto st = parseJson((*docs)[i], &any);
@@ -41,39 +42,71 @@ absl::Status addFile(const fs::path& file, CacheSnapshot* snap) {
       return absl::InvalidArgumentError(
           cat(file.string(), " document ", i + 1, ": ", st.message()));
     }
-    std::string error;
-    if (!snap->add(any, &error)) {
+    std::string name, version, error;
+    if (!describeResource(any, &name, &version, &error)) {
       return absl::InvalidArgumentError(cat(file.string(), " document ", i + 1, ": ", error));
     }
+    out->documents.push_back(std::make_shared<const google::protobuf::Any>(std::move(any)));
+    out->names.push_back(std::move(name));
+    out->versions.push_back(std::move(version));
   }
+  return absl::OkStatus();
+}
+
+absl::Status addFile(const fs::path& file, CacheSnapshot* snap, ParsedFiles* cache,
+                     ParsedFiles* seen) {
+  std::error_code ec;
+  auto size = fs::file_size(file, ec);
+  auto mtime = fs::last_write_time(file, ec).time_since_epoch().count();
+  std::string key = file.string();
+  const ParsedFile* parsed = nullptr;
+  ParsedFile fresh;
+  if (auto it = cache->find(key);
+      it != cache->end() && it->second.size == size && it->second.mtime_ns == mtime) {
+    parsed = &it->second;
+  } else {
+    fresh.size = size;
+    fresh.mtime_ns = mtime;
+    if (auto s = parseFile(file, &fresh); !s.ok()) return s;
+    parsed = &fresh;
+  }
+  for (size_t i = 0; i < parsed->documents.size(); ++i) {
+    snap->add(parsed->documents[i], parsed->names[i], parsed->versions[i]);
+  }
+  (*seen)[key] = parsed == &fresh ? std::move(fresh) : *parsed;
   return absl::OkStatus();
 }
 
 }  // namespace
 
-absl::StatusOr<std::map<std::string, CacheSnapshotPtr>> loadDirectory(const std::string& dir) {
+absl::StatusOr<std::map<std::string, CacheSnapshotPtr>> loadDirectory(const std::string& dir,
+                                                                      ParsedFiles* cache) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) return absl::NotFoundError(cat(dir, " is not a directory"));
+  ParsedFiles none, seen;
+  if (cache == nullptr) cache = &none;
   CacheSnapshot global;
   for (const auto& f : filesIn(dir)) {
-    if (auto s = addFile(f, &global); !s.ok()) return s;
+    if (auto s = addFile(f, &global, cache, &seen); !s.ok()) return s;
   }
   std::map<std::string, CacheSnapshotPtr> out;
-  out[""] = std::make_shared<CacheSnapshot>(global);
+  out[""] = std::make_shared<CacheSnapshot>(global);  // maps of pointers: a cheap copy
   fs::path nodes = fs::path(dir) / "nodes";
   for (const auto& e : fs::directory_iterator(nodes, ec)) {
     if (!e.is_directory()) continue;
     CacheSnapshot node = global;  // node-specific documents replace same-named global ones
     for (const auto& f : filesIn(e.path())) {
-      if (auto s = addFile(f, &node); !s.ok()) return s;
+      if (auto s = addFile(f, &node, cache, &seen); !s.ok()) return s;
     }
     out[e.path().filename().string()] = std::make_shared<CacheSnapshot>(std::move(node));
   }
+  *cache = std::move(seen);  // files that went away drop out
   return out;
 }
 
 absl::Status FileSource::reload() {
-  auto snaps = loadDirectory(dir_);
+  REMORA_LOG(Debug, "config %s changed: reloading", dir_);
+  auto snaps = loadDirectory(dir_, &parsed_);
   if (!snaps.ok()) {
     ++reload_errors_;
     REMORA_LOG(Error, "config %s not applied: %s (still serving the previous version)", dir_,

@@ -16,9 +16,20 @@
 
 namespace remora::xds {
 
+// Parsed documents of one file, kept while the file is unchanged (same size and mtime), so
+// that a change to one file re-reads that file only.
+struct ParsedFile {
+  int64_t mtime_ns = 0;
+  uint64_t size = 0;
+  std::vector<std::shared_ptr<const google::protobuf::Any>> documents;
+  std::vector<std::string> names, versions;  // per document
+};
+using ParsedFiles = std::map<std::string, ParsedFile>;
+
 // Reads the directory into per-node snapshots ("" = every node). Errors name the file and
-// the document.
-absl::StatusOr<std::map<std::string, CacheSnapshotPtr>> loadDirectory(const std::string& dir);
+// the document. `cache` (optional) carries parsed files from one load to the next.
+absl::StatusOr<std::map<std::string, CacheSnapshotPtr>> loadDirectory(const std::string& dir,
+                                                                      ParsedFiles* cache = nullptr);
 
 class FileSource {
  public:
@@ -40,6 +51,7 @@ class FileSource {
 
   std::string dir_;
   SnapshotCache& cache_;
+  ParsedFiles parsed_;
   uv_loop_t* loop_ = nullptr;
   uv_timer_t timer_;
   std::map<std::string, uv_fs_event_t*> watches_;  // by directory

@@ -7,9 +7,12 @@
 #include <cstdio>
 #include <fstream>
 
+#include "proxy/admin/http_server.h"
 #include "proxy/common/flags.h"
 #include "proxy/common/log.h"
+#include "proxy/event/event_loop.h"
 #include "proxy/server/options.h"
+#include "proxy/stats/exposition.h"
 #include "xds/server/ads_service.h"
 #include "xds/server/file_source.h"
 
@@ -25,8 +28,9 @@ as the files settle.
   --config-dir DIR      the resources (required)
   --listen ADDR         gRPC address (default 0.0.0.0:15010; port 0 picks one)
   --port-file FILE      write the bound port here
-  --debounce DUR        quiet time after a change before reloading (default 20ms; a burst is
+  --debounce DUR        quiet time after a change before reloading (default 10ms; a burst is
                         applied within 100ms of its first change)
+  --admin-address ADDR  /stats and /stats/prometheus (default 127.0.0.1:15011, "" disables)
   --log-level LEVEL     trace, debug, info, warning, error (default info)
 )";
 
@@ -36,8 +40,8 @@ uv_loop_t* g_loop = nullptr;
 
 int main(int argc, char** argv) {
   using namespace remora;
-  std::string dir, listen = "0.0.0.0:15010", port_file;
-  config::Duration debounce{20};
+  std::string dir, listen = "0.0.0.0:15010", port_file, admin_address = "127.0.0.1:15011";
+  config::Duration debounce{10};
   auto flags = splitFlags(argc, argv, {"help"});
   if (!flags.ok()) {
     std::fprintf(stderr, "remora-control: %s\n\n%s", std::string(flags.status().message()).c_str(),
@@ -52,6 +56,8 @@ int main(int argc, char** argv) {
       dir = value;
     } else if (flag == "listen") {
       listen = value;
+    } else if (flag == "admin-address") {
+      admin_address = value;
     } else if (flag == "port-file") {
       port_file = value;
     } else if (flag == "debounce") {
@@ -103,29 +109,85 @@ int main(int argc, char** argv) {
   REMORA_LOG(Info, "remora-control serving ADS on %s (port %d) from %s", listen, port, dir);
   if (!port_file.empty()) std::ofstream(port_file) << port << "\n";
 
-  uv_loop_t loop;
-  uv_loop_init(&loop);
-  g_loop = &loop;
-  source.watch(&loop, debounce, config::Duration(100));
+  event::EventLoop loop("main");
+  g_loop = loop.uv();
+  source.watch(loop.uv(), debounce, config::Duration(100));
+
+  // Operator stats, Envoy-style names under control_plane.*.
+  stats::Store store;
+  const auto& st = service.stats();
+  auto scope = std::make_shared<
+      stats::CallbackScope>("control_plane.", "control_plane", [&](const stats::StatVisitor& v) {
+    v({"xds_streams_active", stats::Kind::Gauge, "ADS streams open", st.streams_active.load()});
+    v({"xds_streams_total", stats::Kind::Counter, "ADS streams accepted",
+       static_cast<int64_t>(st.streams_total.load())});
+    v({"xds_responses_sent", stats::Kind::Counter, "Discovery responses sent",
+       static_cast<int64_t>(st.responses_sent.load())});
+    v({"xds_response_bytes", stats::Kind::Counter, "Bytes of discovery responses sent",
+       static_cast<int64_t>(st.response_bytes.load())});
+    v({"xds_acks", stats::Kind::Counter, "Responses ACKed", static_cast<int64_t>(st.acks.load())});
+    v({"xds_nacks", stats::Kind::Counter, "Responses NACKed",
+       static_cast<int64_t>(st.nacks.load())});
+    v({"config_reloads", stats::Kind::Counter, "Resource directory loads applied",
+       static_cast<int64_t>(source.reloads())});
+    v({"config_reload_errors", stats::Kind::Counter, "Resource directory loads rejected",
+       static_cast<int64_t>(source.reloadErrors())});
+  });
+  store.add(scope);
+  std::unique_ptr<admin::HttpServer> admin_server;
+  if (!admin_address.empty()) {
+    auto addr = net::Address::parse(admin_address);
+    if (!addr.ok()) {
+      REMORA_LOG(Error, "--admin-address: %s", addr.status().message());
+      return 2;
+    }
+    auto router = std::make_shared<admin::Router>();
+    router->add("/stats", "control plane counters", false, [&](const admin::Request&) {
+      admin::Response r;
+      r.body = stats::renderText(store);
+      return r;
+    });
+    router->add("/stats/prometheus", "control plane counters, Prometheus format", false,
+                [&](const admin::Request&) {
+                  admin::Response r;
+                  r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+                  r.body = stats::renderPrometheus(store);
+                  return r;
+                });
+    admin_server = std::make_unique<admin::HttpServer>(loop, "control admin", router);
+    if (auto s = admin_server->listen(*addr); !s.ok()) {
+      REMORA_LOG(Error, "%s", s.message());
+      return 1;
+    }
+  }
+
   uv_signal_t sigterm, sigint;
-  uv_signal_init(&loop, &sigterm);
-  uv_signal_init(&loop, &sigint);
-  sigterm.data = sigint.data = &source;
+  uv_signal_init(loop.uv(), &sigterm);
+  uv_signal_init(loop.uv(), &sigint);
+  struct StopCtx {
+    remora::xds::FileSource* source;
+    admin::HttpServer* admin;
+    event::EventLoop* loop;
+  } ctx{&source, admin_server.get(), &loop};
+  sigterm.data = sigint.data = &ctx;
   auto stop = [](uv_signal_t* h, int) {
     REMORA_LOG(Info, "stopping");
-    static_cast<remora::xds::FileSource*>(h->data)->close();
+    auto* c = static_cast<StopCtx*>(h->data);
+    c->source->close();
+    if (c->admin != nullptr) c->admin->close([] {});
     uv_walk(
         g_loop,
         [](uv_handle_t* x, void*) {
-          if (!uv_is_closing(x)) uv_close(x, nullptr);
+          if (x->type == UV_SIGNAL && !uv_is_closing(x)) uv_close(x, nullptr);
         },
         nullptr);
+    c->loop->shutdown();
   };
   uv_signal_start(&sigterm, stop, SIGTERM);
   uv_signal_start(&sigint, stop, SIGINT);
-  uv_run(&loop, UV_RUN_DEFAULT);
+  loop.run();
   ads_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
   ads_server->Wait();
-  uv_loop_close(&loop);
+  loop.close();
   return 0;
 }

@@ -373,3 +373,22 @@ filter_chains: [{filters: [{name: f, typed_config: {'@type': type.googleapis.com
 
 }  // namespace
 }  // namespace remora::xds
+
+namespace remora::xds {
+namespace {
+
+TEST_CASE("a YAML alias bomb is refused instead of expanded", "[xds][translate]") {
+  std::string yaml = "a: &a [x,x,x,x,x,x,x,x,x]\n";
+  char prev = 'a';
+  for (char c = 'b'; c <= 'j'; ++c, ++prev) {
+    yaml += std::string(1, c) + ": &" + c + " [";
+    for (int i = 0; i < 9; ++i) yaml += std::string(i ? "," : "") + "*" + prev;
+    yaml += "]\n";
+  }
+  auto docs = documentsAsJson(yaml);
+  REQUIRE_FALSE(docs.ok());
+  CHECK(std::string(docs.status().message()).find("expands past 64 MiB") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace remora::xds
