@@ -258,6 +258,48 @@ TEST_CASE("xds: remora-control drives remora; endpoints changed on disk move the
   CHECK(proxy.log().find("rejected") == std::string::npos);
 }
 
+TEST_CASE("xds: one remora-control serves many proxies, per node, pushing only what changed for each", "[xds]") {
+  NamedBackend a("backend-a"), b("backend-b"), c("backend-c");
+  std::string dir = Binaries::get().dir + "/cp-nodes";
+  fs::create_directories(dir + "/nodes/sidecar-x");
+  uint16_t shared_port = freePort(), x_port = freePort(), y_port = freePort();
+  // For every node: a listener to backend-a. Node sidecar-x also gets its own listener.
+  writeFile(dir + "/shared.yaml", listenerYaml("shared", shared_port, "shared") + "---\n" + clusterYaml("shared") +
+                                      "---\n" + claYaml("shared", a.port()));
+  writeFile(dir + "/nodes/sidecar-x/own.yaml", listenerYaml("own", x_port, "own") + "---\n" + clusterYaml("own") +
+                                                   "---\n" + claYaml("own", b.port()));
+  Process control({testing::buildDir() + "/xds/remora-control", "--config-dir", dir, "--listen", "127.0.0.1:0",
+                   "--port-file", dir + ".port", "--admin-address", "127.0.0.1:0"},
+                  dir + ".log");
+  int cp_port = 0;
+  REQUIRE(testing::waitFor([&] {
+    std::ifstream in(dir + ".port");
+    return static_cast<bool>(in >> cp_port);
+  }));
+  auto bootFor = [&](const std::string& node, bool delta) {
+    std::string y = bootstrapYaml(cp_port, delta);
+    return "node: {id: " + node + ", cluster: test}\n" + y.substr(y.find('\n') + 1);
+  };
+  ProxyUnderTest x(bootFor("sidecar-x", false));
+  ProxyUnderTest y(bootFor("sidecar-y", true));
+  REQUIRE(testing::waitFor([&] { return x.ready() && y.ready(); }));
+  CHECK(whoAnswers(shared_port) == "backend-a");  // (both proxies bind it with SO_REUSEPORT)
+  CHECK(whoAnswers(x_port) == "backend-b");
+  CHECK(y.admin("/config_dump").body.find("\"own\"") == std::string::npos);
+  CHECK(x.admin("/config_dump").body.find("\"own\"") != std::string::npos);
+  // A change for sidecar-x only: x gets a push, y gets none.
+  int64_t y_eds = y.stat("cluster_manager.eds.update_attempt");
+  int64_t x_eds = x.stat("cluster_manager.eds.update_attempt");
+  writeFile(dir + "/nodes/sidecar-x/own.yaml", listenerYaml("own", x_port, "own") + "---\n" + clusterYaml("own") +
+                                                   "---\n" + claYaml("own", c.port()));
+  CHECK(testing::waitFor([&] { return whoAnswers(x_port) == "backend-c"; }, 5000));
+  CHECK(x.stat("cluster_manager.eds.update_attempt") == x_eds + 1);
+  std::this_thread::sleep_for(300ms);
+  CHECK(y.stat("cluster_manager.eds.update_attempt") == y_eds);
+  CHECK(y.stat("cluster_manager.cds.update_attempt") == 1);
+  (void)y_port;
+}
+
 TEST_CASE("xds: a NACK names the resource and the field; the last good configuration stays",
           "[xds]") {
   testing::FakeAdsServer cp;

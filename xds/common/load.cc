@@ -60,7 +60,7 @@ bool isYamlNumber(const std::string& s) {
 
 // YAML aliases can make a small document expand without bound ("billion laughs"): the JSON
 // it turns into is capped.
-constexpr size_t kMaxJsonBytes = 64 << 20;
+constexpr size_t kMaxJsonBytes = 16 << 20;
 
 absl::Status toJson(const YAML::Node& node, std::string* out, int depth) {
   if (depth > 100) return absl::InvalidArgumentError("YAML nested too deeply");

@@ -387,7 +387,7 @@ TEST_CASE("a YAML alias bomb is refused instead of expanded", "[xds][translate]"
   }
   auto docs = documentsAsJson(yaml);
   REQUIRE_FALSE(docs.ok());
-  CHECK(std::string(docs.status().message()).find("expands past 64 MiB") != std::string::npos);
+  CHECK(std::string(docs.status().message()).find("expands past 16 MiB") != std::string::npos);
 }
 
 }  // namespace
