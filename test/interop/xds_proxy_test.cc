@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <csignal>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
@@ -249,6 +250,7 @@ TEST_CASE("xds: remora-control drives remora; endpoints changed on disk move the
   CHECK(proxy.stat("listener_manager.lds.update_success") >= 1);
   CHECK(proxy.stat("control_plane.connected_state") == 1);
   std::string dump = proxy.admin("/config_dump").body;
+  // (Checked last below: a SIGTERM with the stream up exits cleanly.)
   CHECK(dump.find("\"@type\": \"type.googleapis.com/envoy.admin.v3.ClustersConfigDump\"") !=
         std::string::npos);
   CHECK(dump.find("\"dynamic_active_clusters\"") != std::string::npos);
@@ -256,6 +258,9 @@ TEST_CASE("xds: remora-control drives remora; endpoints changed on disk move the
   CHECK(dump.find("\"last_updated\"") != std::string::npos);
   INFO(proxy.log());
   CHECK(proxy.log().find("rejected") == std::string::npos);
+  proxy.process().signal(SIGTERM);
+  CHECK(proxy.process().wait(10000) == 0);
+  CHECK(proxy.log().find("exited cleanly") != std::string::npos);
 }
 
 TEST_CASE("xds: one remora-control serves many proxies, per node, pushing only what changed for each", "[xds]") {

@@ -4,6 +4,7 @@
 #include <grpcpp/grpcpp.h>
 #include <sys/time.h>
 
+#include <condition_variable>
 #include <random>
 
 #include "proxy/common/log.h"
@@ -80,6 +81,12 @@ class XdsClient::Stream
     }
   }
   void cancel() { context_.TryCancel(); }
+  // After cancel(): waits until gRPC is done with this call (so that nothing calls back into
+  // a client that is going away).
+  bool waitDone(int timeout_ms) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return done_cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] { return done_; });
+  }
 
  private:
   grpc::ClientBidiReactor<DiscoveryRequest, DiscoveryResponse>* sotwReactor() { return this; }
@@ -139,6 +146,7 @@ class XdsClient::Stream
     {
       std::lock_guard<std::mutex> lock(mu_);
       done_ = true;
+      done_cv_.notify_all();
     }
     XdsClient* c = &client_;
     uint64_t gen = gen_;
@@ -162,6 +170,7 @@ class XdsClient::Stream
   DiscoveryResponse sotw_resp_;
   DeltaDiscoveryResponse delta_resp_;
   std::mutex mu_;
+  std::condition_variable done_cv_;
   std::deque<DiscoveryRequest> sotw_queue_;
   std::deque<DeltaDiscoveryRequest> delta_queue_;
   bool writing_ = false;
@@ -254,16 +263,19 @@ void XdsClient::start() {
 
 void XdsClient::stop() {
   if (!thread_.joinable()) return;
-  loop_.post([this] {
+  std::shared_ptr<Stream> last;
+  loop_.post([this, &last] {
     stopping_ = true;
+    last = stream_;
     if (stream_) stream_->cancel();
     uv_close(reinterpret_cast<uv_handle_t*>(&reconnect_timer_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&fetch_timer_), nullptr);
     loop_.shutdown();
   });
   thread_.join();
-  // The cancelled call's OnDone may still be on its way from gRPC's threads: drop it.
-  if (stream_) stream_.reset();
+  stream_.reset();
+  // gRPC finishes the cancelled call on its own threads; its last callback refers to us.
+  if (last && !last->waitDone(5000)) REMORA_LOG(Warn, "xds: the stream did not finish in time");
 }
 
 void XdsClient::connect() {
