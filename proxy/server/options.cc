@@ -177,48 +177,37 @@ absl::StatusOr<config::ProxyConfig> defaultConfig(const Options& o) {
   config::ProxyConfig pc;
   auto bind = net::Address::parseIp(o.bind_ip, 0);
   if (!bind.ok()) return bind.status();
+  // One capture listener: the original_dst filter, then tcp_proxy to an ORIGINAL_DST cluster.
+  auto capture = [&](std::string listener, uint16_t port, config::ClusterConfig cluster) {
+    cluster.type = config::ClusterConfig::Type::OriginalDst;
+    cluster.connect_timeout = o.connect_timeout;
+    config::ListenerConfig l;
+    l.name = std::move(listener);
+    l.address = bind->withPort(port);
+    l.per_connection_buffer_limit_bytes = o.buffer_limit_bytes;
+    l.original_dst_filter = true;
+    config::FilterChainConfig chain;
+    chain.filters.push_back(
+        {"envoy.filters.network.tcp_proxy", {cluster.name, cluster.name, {}, o.idle_timeout}});
+    l.filter_chains.push_back(std::move(chain));
+    pc.clusters.push_back(std::move(cluster));
+    pc.listeners.push_back(std::move(l));
+  };
   if (o.outbound_port != 0) {
     config::ClusterConfig passthrough;
     passthrough.name = "PassthroughCluster";
-    passthrough.type = config::ClusterConfig::Type::OriginalDst;
-    passthrough.connect_timeout = o.connect_timeout;
-    pc.clusters.push_back(passthrough);
-
-    config::ListenerConfig out;
-    out.name = "virtualOutbound";
-    out.address = bind->withPort(o.outbound_port);
-    out.per_connection_buffer_limit_bytes = o.buffer_limit_bytes;
-    out.original_dst_filter = true;
-    config::FilterChainConfig chain;
-    chain.filters.push_back({"envoy.filters.network.tcp_proxy",
-                             {"PassthroughCluster", "PassthroughCluster", {}, o.idle_timeout}});
-    out.filter_chains.push_back(chain);
-    pc.listeners.push_back(out);
+    capture("virtualOutbound", o.outbound_port, std::move(passthrough));
   }
   if (o.inbound_port != 0) {
-    config::ClusterConfig inbound;
-    inbound.name = "InboundPassthroughCluster";
-    inbound.type = config::ClusterConfig::Type::OriginalDst;
-    inbound.connect_timeout = o.connect_timeout;
     auto fwd = net::Address::parseIp(o.inbound_forward_ip, 0);
     auto src = net::Address::parseIp(o.inbound_source_ip, 0);
     if (!fwd.ok()) return fwd.status();
     if (!src.ok()) return src.status();
+    config::ClusterConfig inbound;
+    inbound.name = "InboundPassthroughCluster";
     inbound.original_dst_ip_override = *fwd;
     inbound.source_address = *src;
-    pc.clusters.push_back(inbound);
-
-    config::ListenerConfig in;
-    in.name = "virtualInbound";
-    in.address = bind->withPort(o.inbound_port);
-    in.per_connection_buffer_limit_bytes = o.buffer_limit_bytes;
-    in.original_dst_filter = true;
-    config::FilterChainConfig chain;
-    chain.filters.push_back(
-        {"envoy.filters.network.tcp_proxy",
-         {"InboundPassthroughCluster", "InboundPassthroughCluster", {}, o.idle_timeout}});
-    in.filter_chains.push_back(chain);
-    pc.listeners.push_back(in);
+    capture("virtualInbound", o.inbound_port, std::move(inbound));
   }
   return pc;
 }

@@ -5,8 +5,8 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <csignal>
 #include <catch2/catch.hpp>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -263,18 +263,22 @@ TEST_CASE("xds: remora-control drives remora; endpoints changed on disk move the
   CHECK(proxy.log().find("exited cleanly") != std::string::npos);
 }
 
-TEST_CASE("xds: one remora-control serves many proxies, per node, pushing only what changed for each", "[xds]") {
+TEST_CASE(
+    "xds: one remora-control serves many proxies, per node, pushing only what changed for each",
+    "[xds]") {
   NamedBackend a("backend-a"), b("backend-b"), c("backend-c");
   std::string dir = Binaries::get().dir + "/cp-nodes";
   fs::create_directories(dir + "/nodes/sidecar-x");
   uint16_t shared_port = freePort(), x_port = freePort(), y_port = freePort();
   // For every node: a listener to backend-a. Node sidecar-x also gets its own listener.
-  writeFile(dir + "/shared.yaml", listenerYaml("shared", shared_port, "shared") + "---\n" + clusterYaml("shared") +
-                                      "---\n" + claYaml("shared", a.port()));
-  writeFile(dir + "/nodes/sidecar-x/own.yaml", listenerYaml("own", x_port, "own") + "---\n" + clusterYaml("own") +
-                                                   "---\n" + claYaml("own", b.port()));
-  Process control({testing::buildDir() + "/xds/remora-control", "--config-dir", dir, "--listen", "127.0.0.1:0",
-                   "--port-file", dir + ".port", "--admin-address", "127.0.0.1:0"},
+  writeFile(dir + "/shared.yaml", listenerYaml("shared", shared_port, "shared") + "---\n" +
+                                      clusterYaml("shared") + "---\n" +
+                                      claYaml("shared", a.port()));
+  writeFile(dir + "/nodes/sidecar-x/own.yaml", listenerYaml("own", x_port, "own") + "---\n" +
+                                                   clusterYaml("own") + "---\n" +
+                                                   claYaml("own", b.port()));
+  Process control({testing::buildDir() + "/xds/remora-control", "--config-dir", dir, "--listen",
+                   "127.0.0.1:0", "--port-file", dir + ".port", "--admin-address", "127.0.0.1:0"},
                   dir + ".log");
   int cp_port = 0;
   REQUIRE(testing::waitFor([&] {
@@ -295,8 +299,9 @@ TEST_CASE("xds: one remora-control serves many proxies, per node, pushing only w
   // A change for sidecar-x only: x gets a push, y gets none.
   int64_t y_eds = y.stat("cluster_manager.eds.update_attempt");
   int64_t x_eds = x.stat("cluster_manager.eds.update_attempt");
-  writeFile(dir + "/nodes/sidecar-x/own.yaml", listenerYaml("own", x_port, "own") + "---\n" + clusterYaml("own") +
-                                                   "---\n" + claYaml("own", c.port()));
+  writeFile(dir + "/nodes/sidecar-x/own.yaml", listenerYaml("own", x_port, "own") + "---\n" +
+                                                   clusterYaml("own") + "---\n" +
+                                                   claYaml("own", c.port()));
   CHECK(testing::waitFor([&] { return whoAnswers(x_port) == "backend-c"; }, 5000));
   CHECK(x.stat("cluster_manager.eds.update_attempt") == x_eds + 1);
   std::this_thread::sleep_for(300ms);
