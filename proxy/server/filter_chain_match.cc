@@ -118,7 +118,9 @@ int selectFilterChain(const std::vector<FilterChainMatch>& chains, const MatchIn
 absl::Status checkDistinctMatches(const std::vector<FilterChainMatch>& chains) {
   // Envoy's rule: expand every list into single values; two chains that share a combination
   // would both match the same connection at the same specificity.
+  // Bounded across the whole listener: the check must not cost more memory than the config.
   constexpr size_t kMaxCombinations = 200000;
+  size_t listener_total = 0;
   std::map<std::string, size_t> seen;
   auto orEmpty = [](auto values) {
     std::vector<std::string> out;
@@ -146,10 +148,15 @@ absl::Status checkDistinctMatches(const std::vector<FilterChainMatch>& chains) {
         orEmpty(cidrs(m.source_prefix_ranges)),
         orEmpty(ports)};
     size_t total = 1;
-    for (const auto& d : dims) total *= d.size();
-    if (total > kMaxCombinations) {
-      return absl::InvalidArgumentError(cat("filter_chains[", i, "].filter_chain_match: more than ",
-                                            kMaxCombinations, " combinations of match values"));
+    for (const auto& d : dims) {
+      total *= d.size();
+      if (total > kMaxCombinations) break;  // (and no overflow)
+    }
+    listener_total += total;
+    if (total > kMaxCombinations || listener_total > kMaxCombinations) {
+      return absl::InvalidArgumentError(
+          cat("filter_chains[", i, "].filter_chain_match: the listener's chains have more than ",
+              kMaxCombinations, " combinations of match values"));
     }
     std::vector<size_t> idx(dims.size(), 0);
     for (size_t n = 0; n < total; ++n) {

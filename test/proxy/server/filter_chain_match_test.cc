@@ -104,3 +104,21 @@ TEST_CASE("chains that match the same connections are rejected", "[filter_chain]
 
 }  // namespace
 }  // namespace remora::server
+
+namespace remora::server {
+namespace {
+
+TEST_CASE("the distinctness check is bounded across all chains of a listener", "[filter_chain]") {
+  // 5,000 chains with 100 source ports each: 500,000 combinations in all.
+  std::vector<config::FilterChainMatch> chains(5000);
+  for (size_t i = 0; i < chains.size(); ++i) {
+    chains[i].destination_port = static_cast<uint16_t>(1 + i);
+    for (uint16_t p = 1; p <= 100; ++p) chains[i].source_ports.push_back(p);
+  }
+  auto st = checkDistinctMatches(chains);
+  REQUIRE_FALSE(st.ok());
+  CHECK(std::string(st.message()).find("more than 200000 combinations") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace remora::server
