@@ -61,14 +61,15 @@ absl::StatusOr<std::shared_ptr<Listener>> Listener::create(const config::Listene
                                                            const NetworkFilterRegistry& registry,
                                                            stats::Store& store, size_t workers) {
   std::shared_ptr<Listener> l(new Listener(config, workers, store));
+  // Chains that cannot be told apart are refused before anything is built for them.
+  for (const auto& fc : config.filter_chains) l->matches_.push_back(fc.match);
+  if (auto s = checkDistinctMatches(l->matches_); !s.ok()) return s;
   FilterFactoryContext ctx{store, workers, config.per_connection_buffer_limit_bytes};
   for (size_t i = 0; i < config.filter_chains.size(); ++i) {
     auto f = buildChain(config.filter_chains[i], cat("filter_chains[", i, "]"), registry, ctx);
     if (!f.ok()) return f.status();
     l->chains_.push_back(*f);
-    l->matches_.push_back(config.filter_chains[i].match);
   }
-  if (auto s = checkDistinctMatches(l->matches_); !s.ok()) return s;
   if (config.default_filter_chain) {
     auto f = buildChain(*config.default_filter_chain, "default_filter_chain", registry, ctx);
     if (!f.ok()) return f.status();
