@@ -130,9 +130,86 @@ bool looksLikeJson(std::string_view text) {
   return false;
 }
 
+// yaml-cpp 0.7 (Debian 12) loops forever, allocating, on a ',' that starts a token outside
+// any flow collection (",", "[a],", "\"a\","): found by fuzzing. Such input is not valid
+// YAML (a plain scalar cannot start with ','), so it is refused before yaml-cpp sees it.
+absl::Status checkStrayFlowEntries(std::string_view text) {
+  int depth = 0;            // [ and { nesting
+  bool token_start = true;  // the next non-space character starts a token
+  size_t line = 1;
+  size_t block_indent = std::string::npos;  // inside a | or > block scalar: its parent's indent
+  size_t i = 0;
+  while (i < text.size()) {
+    // Line start: measure indentation; skip block scalar content and comments.
+    size_t indent = 0;
+    while (i + indent < text.size() && text[i + indent] == ' ') ++indent;
+    size_t eol = text.find('\n', i);
+    if (eol == std::string_view::npos) eol = text.size();
+    std::string_view l = text.substr(i + indent, eol - i - indent);
+    if (block_indent != std::string::npos) {
+      if (l.empty() || indent > block_indent) {
+        i = eol + 1;
+        ++line;
+        continue;
+      }
+      block_indent = std::string::npos;
+    }
+    if (depth == 0) token_start = true;
+    for (size_t j = 0; j < l.size(); ++j) {
+      char c = l[j];
+      if (c == '#' && (j == 0 || l[j - 1] == ' ' || l[j - 1] == '\t')) break;  // comment
+      if (c == '"' || c == '\'') {
+        // A quoted scalar (on one line: multi-line quotes are rare in xDS files).
+        size_t k = j + 1;
+        while (k < l.size() && l[k] != c) k += (c == '"' && l[k] == '\\') ? 2 : 1;
+        j = k;
+        if (depth == 0) token_start = false;
+        continue;
+      }
+      if (depth > 0) {
+        // Inside [ ] or { }: commas separate entries; only the nesting matters here.
+        if (c == '[' || c == '{') ++depth;
+        if (c == ']' || c == '}') {
+          if (--depth == 0) token_start = false;
+        }
+        continue;
+      }
+      if (c == ' ' || c == '\t') continue;
+      if (c == '[' || c == '{') {
+        ++depth;
+        continue;
+      }
+      if (c == ',') {
+        return absl::InvalidArgumentError(
+            cat("YAML line ", line, ": ',' outside [ ] or { } ",
+                token_start ? "cannot start a value" : "after a complete value"));
+      }
+      if ((c == '-' || c == '?' || c == ':') && (j + 1 == l.size() || l[j + 1] == ' ')) {
+        token_start = true;
+        continue;
+      }
+      if ((c == '|' || c == '>') && token_start) {
+        block_indent = indent;  // the lines that follow, more indented, are its content
+        break;
+      }
+      // A plain scalar: in block context it runs to ": ", " #" or the end of the line, and
+      // may contain ',' freely.
+      token_start = false;
+      while (j + 1 < l.size() && !(l[j + 1] == ':' && (j + 2 == l.size() || l[j + 2] == ' ')) &&
+             !(l[j + 1] == '#' && l[j] == ' ')) {
+        ++j;
+      }
+    }
+    i = eol + 1;
+    ++line;
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<std::string> yamlToJson(std::string_view yaml) {
+  if (auto s = checkStrayFlowEntries(yaml); !s.ok()) return s;
   try {
     YAML::Node node = YAML::Load(std::string(yaml));
     std::string out;
@@ -147,6 +224,7 @@ absl::StatusOr<std::vector<std::string>> documentsAsJson(std::string_view text) 
   // JSON is YAML: one loader handles a JSON document, a YAML stream, or JSON documents
   // separated by "---".
   std::vector<std::string> out;
+  if (auto s = checkStrayFlowEntries(text); !s.ok()) return s;
   try {
     for (const YAML::Node& doc : YAML::LoadAll(std::string(text))) {
       if (doc.IsNull()) continue;

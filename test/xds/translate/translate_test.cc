@@ -392,3 +392,24 @@ TEST_CASE("a YAML alias bomb is refused instead of expanded", "[xds][translate]"
 
 }  // namespace
 }  // namespace remora::xds
+
+namespace remora::xds {
+namespace {
+
+TEST_CASE("a stray ',' outside flow collections is refused (yaml-cpp would loop forever)",
+          "[xds][translate]") {
+  for (const char* bad : {",", "[a],", "\"a\",", "- a\n,", "x: [a, b], y: 1"}) {
+    INFO(bad);
+    auto docs = documentsAsJson(bad);
+    REQUIRE_FALSE(docs.ok());
+    CHECK(std::string(docs.status().message()).find("',' outside [ ] or { }") != std::string::npos);
+  }
+  // Commas inside flow collections, quotes, plain scalars and block scalars are fine.
+  auto ok = documentsAsJson("a: [1, {b: \"x}, y\", c: 2}]\nd: |\n  , text\ne: b,c # , note\n");
+  INFO(ok.status().ToString());
+  REQUIRE(ok.ok());
+  CHECK((*ok)[0] == R"({"a":[1,{"b":"x}, y","c":2}],"d":", text\n","e":"b,c"})");
+}
+
+}  // namespace
+}  // namespace remora::xds
