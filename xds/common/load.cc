@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_format.h"
 #include "proxy/common/strings.h"
 
 namespace remora::xds {
@@ -134,6 +135,15 @@ bool looksLikeJson(std::string_view text) {
 // any flow collection (",", "[a],", "\"a\","): found by fuzzing. Such input is not valid
 // YAML (a plain scalar cannot start with ','), so it is refused before yaml-cpp sees it.
 absl::Status checkStrayFlowEntries(std::string_view text) {
+  // YAML allows only printable characters (tab, LF and CR among the C0 controls); yaml-cpp
+  // also misreads a NUL as the end of a token (another loop found by fuzzing).
+  for (size_t k = 0; k < text.size(); ++k) {
+    auto b = static_cast<unsigned char>(text[k]);
+    if ((b < 0x20 && b != '\t' && b != '\n' && b != '\r') || b == 0x7f) {
+      return absl::InvalidArgumentError(cat("YAML: control character 0x", b < 16 ? "0" : "",
+                                            absl::StrFormat("%x", b), " at byte ", k));
+    }
+  }
   int depth = 0;            // [ and { nesting
   bool token_start = true;  // the next non-space character starts a token
   size_t line = 1;
