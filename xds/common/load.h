@@ -14,8 +14,14 @@ namespace remora::xds {
 
 // One YAML document (or JSON text) as JSON.
 absl::StatusOr<std::string> yamlToJson(std::string_view yaml);
-// Every document of a YAML stream ("---" separated), as JSON. JSON text is one document.
+// Every document of a YAML stream ("---" separated), as JSON. Documents that are JSON are
+// taken as they are; YAML is converted in a child process with time and memory limits.
 absl::StatusOr<std::vector<std::string>> documentsAsJson(std::string_view text);
+
+// The YAML conversion itself, in this process (for the fuzzer) or in a limited child.
+absl::StatusOr<std::vector<std::string>> yamlDocumentsInProcess(std::string_view text);
+absl::StatusOr<std::vector<std::string>> yamlDocumentsIsolated(std::string_view text,
+                                                               unsigned seconds = 10);
 
 // Parses one document into `msg`; errors say where.
 absl::Status parseMessage(std::string_view text, google::protobuf::Message* msg);
