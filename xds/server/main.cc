@@ -28,7 +28,7 @@ as the files settle.
   --config-dir DIR      the resources (required)
   --listen ADDR         gRPC address (default 0.0.0.0:15010; port 0 picks one)
   --port-file FILE      write the bound port here
-  --debounce DUR        quiet time after a change before reloading (default 10ms; a burst is
+  --debounce DUR        quiet time after a change before reloading (default 5ms; a burst is
                         applied within 100ms of its first change)
   --admin-address ADDR  /stats and /stats/prometheus (default 127.0.0.1:15011, "" disables)
   --log-level LEVEL     trace, debug, info, warning, error (default info)
@@ -41,7 +41,7 @@ uv_loop_t* g_loop = nullptr;
 int main(int argc, char** argv) {
   using namespace remora;
   std::string dir, listen = "0.0.0.0:15010", port_file, admin_address = "127.0.0.1:15011";
-  config::Duration debounce{10};
+  config::Duration debounce{5};
   auto flags = splitFlags(argc, argv, {"help"});
   if (!flags.ok()) {
     std::fprintf(stderr, "remora-control: %s\n\n%s", std::string(flags.status().message()).c_str(),
