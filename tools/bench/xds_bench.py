@@ -151,6 +151,10 @@ static_resources:
                     raise SystemExit("change %d never arrived" % i)
                 time.sleep(0.001)  # probe every millisecond; a busy loop would steal the CPU measured
             samples.append((time.monotonic() - t0) * 1000)
+            if os.environ.get("BENCH_TRACE"):  # to match samples with the processes' logs
+                wrote = time.time() - samples[-1] / 1000
+                print("sample %d: wrote at %s.%03d, %.1f ms" % (i, time.strftime("%H:%M:%S", time.gmtime(wrote)),
+                      int(wrote * 1000) % 1000, samples[-1]), file=sys.stderr)
             current = target
             time.sleep(0.15)  # let the ACK round trip settle before measuring bytes
             push_bytes.append(stat(cp_admin, "control_plane.xds_response_bytes") - before)

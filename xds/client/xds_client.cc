@@ -4,11 +4,14 @@
 #include <grpcpp/grpcpp.h>
 #include <sys/time.h>
 
+#include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <random>
 
 #include "proxy/common/log.h"
 #include "proxy/common/strings.h"
+#include "xds/common/grpc_cq.h"
 
 namespace remora::xds {
 namespace {
@@ -39,46 +42,52 @@ struct XdsClient::Pending {
 };
 
 // --- Stream: one gRPC call, SotW or Delta ---
+//
+// Driven from the client's completion queue (see xds/common/grpc_cq.h): the queue's thread runs
+// the completions, which hand responses to the client's loop. Reads form one chain (start,
+// initial metadata, then one read after another); any failure in it ends the call with
+// Finish(). Requests are queued and written one at a time. The call is done when Finish() has
+// completed and no operation is outstanding; then nothing refers to the stream any more.
 
-class XdsClient::Stream
-    : public grpc::ClientBidiReactor<DiscoveryRequest, DiscoveryResponse>,
-      public grpc::ClientBidiReactor<DeltaDiscoveryRequest, DeltaDiscoveryResponse> {
+class XdsClient::Stream {
  public:
-  Stream(XdsClient& client, uint64_t gen, bool delta) : client_(client), gen_(gen), delta_(delta) {}
+  Stream(XdsClient& client, uint64_t gen, bool delta)
+      : client_(client),
+        gen_(gen),
+        delta_(delta),
+        start_tag_([this](bool ok) { onStarted(ok); }),
+        meta_tag_([this](bool ok) { onMetadata(ok); }),
+        read_tag_([this](bool ok) { onRead(ok); }),
+        write_tag_([this](bool ok) { onWritten(ok); }),
+        finish_tag_([this](bool ok) { onFinished(ok); }) {}
 
   void start(envoy::service::discovery::v3::AggregatedDiscoveryService::Stub* stub,
-             std::shared_ptr<Stream> self) {
+             grpc::CompletionQueue* cq, std::shared_ptr<Stream> self) {
+    std::lock_guard<std::mutex> lock(mu_);
     self_ = std::move(self);
     context_.set_wait_for_ready(false);
     if (delta_) {
-      stub->async()->DeltaAggregatedResources(&context_, deltaReactor());
-      deltaReactor()->StartRead(&delta_resp_);
-      deltaReactor()->StartCall();
+      delta_rw_ = stub->PrepareAsyncDeltaAggregatedResources(&context_, cq);
+      delta_rw_->StartCall(&start_tag_);
     } else {
-      stub->async()->StreamAggregatedResources(&context_, sotwReactor());
-      sotwReactor()->StartRead(&sotw_resp_);
-      sotwReactor()->StartCall();
+      sotw_rw_ = stub->PrepareAsyncStreamAggregatedResources(&context_, cq);
+      sotw_rw_->StartCall(&start_tag_);
     }
+    ++outstanding_;
   }
 
   // From the client's loop. Requests are queued and written one at a time.
   void write(DiscoveryRequest req) {
     std::lock_guard<std::mutex> lock(mu_);
-    if (done_) return;
+    if (finishing_) return;
     sotw_queue_.push_back(std::move(req));
-    if (!writing_) {
-      writing_ = true;
-      sotwReactor()->StartWrite(&sotw_queue_.front());
-    }
+    writeNextLocked();
   }
   void write(DeltaDiscoveryRequest req) {
     std::lock_guard<std::mutex> lock(mu_);
-    if (done_) return;
+    if (finishing_) return;
     delta_queue_.push_back(std::move(req));
-    if (!writing_) {
-      writing_ = true;
-      deltaReactor()->StartWrite(&delta_queue_.front());
-    }
+    writeNextLocked();
   }
   void cancel() { context_.TryCancel(); }
   // After cancel(): waits until gRPC is done with this call (so that nothing calls back into
@@ -89,21 +98,77 @@ class XdsClient::Stream
   }
 
  private:
-  grpc::ClientBidiReactor<DiscoveryRequest, DiscoveryResponse>* sotwReactor() { return this; }
-  grpc::ClientBidiReactor<DeltaDiscoveryRequest, DeltaDiscoveryResponse>* deltaReactor() {
-    return this;
-  }
-
-  void OnReadInitialMetadataDone(bool ok) override {
-    if (ok) {
-      uint64_t gen = gen_;
-      XdsClient* c = &client_;
-      client_.loop_.post([c, gen] { c->onStreamReady(gen); });
+  void writeNextLocked() {
+    if (!started_ || writing_ || finishing_) return;
+    if (delta_ && !delta_queue_.empty()) {
+      delta_rw_->Write(delta_queue_.front(), &write_tag_);
+    } else if (!delta_ && !sotw_queue_.empty()) {
+      sotw_rw_->Write(sotw_queue_.front(), &write_tag_);
+    } else {
+      return;
     }
+    writing_ = true;
+    ++outstanding_;
   }
 
-  void OnReadDone(bool ok) override {
-    if (!ok) return;
+  void readLocked() {
+    if (delta_) {
+      delta_rw_->Read(&delta_resp_, &read_tag_);
+    } else {
+      sotw_rw_->Read(&sotw_resp_, &read_tag_);
+    }
+    ++outstanding_;
+  }
+
+  // The read chain failed: collect the call's status.
+  void finishLocked() {
+    if (finishing_) return;
+    finishing_ = true;
+    if (delta_) {
+      delta_rw_->Finish(&status_, &finish_tag_);
+    } else {
+      sotw_rw_->Finish(&status_, &finish_tag_);
+    }
+    ++outstanding_;
+  }
+
+  void onStarted(bool ok) {
+    std::unique_lock<std::mutex> lock(mu_);
+    --outstanding_;
+    if (!ok) {
+      finishLocked();
+      return;
+    }
+    started_ = true;
+    if (delta_) {
+      delta_rw_->ReadInitialMetadata(&meta_tag_);
+    } else {
+      sotw_rw_->ReadInitialMetadata(&meta_tag_);
+    }
+    ++outstanding_;
+    writeNextLocked();
+  }
+
+  void onMetadata(bool ok) {
+    std::unique_lock<std::mutex> lock(mu_);
+    --outstanding_;
+    if (!ok) {
+      finishLocked();
+      return;
+    }
+    uint64_t gen = gen_;
+    XdsClient* c = &client_;
+    client_.loop_.post([c, gen] { c->onStreamReady(gen); });
+    readLocked();
+  }
+
+  void onRead(bool ok) {
+    std::unique_lock<std::mutex> lock(mu_);
+    --outstanding_;
+    if (!ok) {
+      finishLocked();
+      return;
+    }
     auto p = std::make_shared<Pending>();
     p->generation = gen_;
     if (delta_) {
@@ -117,41 +182,37 @@ class XdsClient::Stream
     XdsClient* c = &client_;
     uint64_t gen = gen_;
     client_.loop_.post([c, gen, p] { c->onResponse(gen, p); });
-    if (delta_) {
-      deltaReactor()->StartRead(&delta_resp_);
-    } else {
-      sotwReactor()->StartRead(&sotw_resp_);
-    }
+    readLocked();
   }
 
-  void OnWriteDone(bool ok) override {
-    std::lock_guard<std::mutex> lock(mu_);
+  void onWritten(bool ok) {
+    std::unique_lock<std::mutex> lock(mu_);
+    --outstanding_;
+    writing_ = false;
     if (delta_) {
       delta_queue_.pop_front();
     } else {
       sotw_queue_.pop_front();
     }
-    writing_ = false;
-    if (!ok || done_) return;
-    if (delta_ && !delta_queue_.empty()) {
-      writing_ = true;
-      deltaReactor()->StartWrite(&delta_queue_.front());
-    } else if (!delta_ && !sotw_queue_.empty()) {
-      writing_ = true;
-      sotwReactor()->StartWrite(&sotw_queue_.front());
-    }
+    // A failed write means the call is over; the read chain sees it too and finishes.
+    if (ok) writeNextLocked();
+    maybeDone(lock);
   }
 
-  void OnDone(const grpc::Status& status) override {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      done_ = true;
-      done_cv_.notify_all();
-    }
+  void onFinished(bool) {
+    std::unique_lock<std::mutex> lock(mu_);
+    --outstanding_;
+    finished_ = true;
+    maybeDone(lock);
+  }
+
+  void maybeDone(std::unique_lock<std::mutex>& lock) {
+    if (!finished_ || outstanding_ != 0 || done_) return;
+    done_ = true;
     XdsClient* c = &client_;
     uint64_t gen = gen_;
-    std::string msg = status.error_message();
-    int code = status.error_code();
+    std::string msg = status_.error_message();
+    int code = status_.error_code();
     client_.loop_.post([c, gen, code, msg] {
       if (gen != c->generation_) return;
       REMORA_LOG(Warn, "xds stream to %s ended: %s (code %d); serving the last good configuration",
@@ -160,20 +221,32 @@ class XdsClient::Stream
       c->stream_.reset();
       c->scheduleReconnect();
     });
-    self_.reset();  // may free this
+    done_cv_.notify_all();
+    std::shared_ptr<Stream> self = std::move(self_);
+    lock.unlock();
+    self.reset();  // may free this
   }
 
   XdsClient& client_;
   uint64_t gen_;
   bool delta_;
   grpc::ClientContext context_;
+  std::unique_ptr<grpc::ClientAsyncReaderWriter<DiscoveryRequest, DiscoveryResponse>> sotw_rw_;
+  std::unique_ptr<grpc::ClientAsyncReaderWriter<DeltaDiscoveryRequest, DeltaDiscoveryResponse>>
+      delta_rw_;
+  CqTag start_tag_, meta_tag_, read_tag_, write_tag_, finish_tag_;
   DiscoveryResponse sotw_resp_;
   DeltaDiscoveryResponse delta_resp_;
+  grpc::Status status_;
   std::mutex mu_;
   std::condition_variable done_cv_;
   std::deque<DiscoveryRequest> sotw_queue_;
   std::deque<DeltaDiscoveryRequest> delta_queue_;
+  int outstanding_ = 0;  // operations handed to gRPC and not completed
+  bool started_ = false;
   bool writing_ = false;
+  bool finishing_ = false;
+  bool finished_ = false;
   bool done_ = false;
   std::shared_ptr<Stream> self_;
 };
@@ -247,6 +320,7 @@ void XdsClient::start() {
   args.SetInt(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, 64 << 20);
   channel_ = grpc::CreateCustomChannel(ads_.target, grpc::InsecureChannelCredentials(), args);
   stub_ = envoy::service::discovery::v3::AggregatedDiscoveryService::NewStub(channel_);
+  cq_ = std::make_unique<CqThread>(std::make_unique<grpc::CompletionQueue>(), "xds-grpc");
   publishDump();
   thread_ = std::thread([this] {
     log::setThreadName("xds");
@@ -276,6 +350,7 @@ void XdsClient::stop() {
   stream_.reset();
   // gRPC finishes the cancelled call on its own threads; its last callback refers to us.
   if (last && !last->waitDone(5000)) REMORA_LOG(Warn, "xds: the stream did not finish in time");
+  cq_->shutdown();
 }
 
 void XdsClient::connect() {
@@ -288,7 +363,7 @@ void XdsClient::connect() {
   REMORA_LOG(Info, "xds: connecting to %s (%s)", ads_.target,
              ads_.delta ? "incremental" : "state of the world");
   stream_ = std::make_shared<Stream>(*this, generation_, ads_.delta);
-  stream_->start(stub_.get(), stream_);
+  stream_->start(stub_.get(), cq_->cq(), stream_);
   // Subscribe in make-before-break order: CDS, then EDS (for known clusters), then LDS.
   if (ads_.cds) subscribe(ResourceType::Cluster, {});
   updateEdsSubscription();

@@ -30,6 +30,8 @@
 
 namespace remora::xds {
 
+class CqThread;
+
 struct XdsTypeStats {
   std::atomic<uint64_t> update_attempt{0};
   std::atomic<uint64_t> update_success{0};
@@ -91,6 +93,7 @@ class XdsClient {
   std::thread thread_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<envoy::service::discovery::v3::AggregatedDiscoveryService::Stub> stub_;
+  std::unique_ptr<CqThread> cq_;  // runs the stream's gRPC completions
   std::shared_ptr<Stream> stream_;
   uint64_t generation_ = 0;
   bool node_sent_ = false;

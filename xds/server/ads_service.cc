@@ -7,6 +7,7 @@
 
 #include "proxy/common/log.h"
 #include "proxy/common/strings.h"
+#include "xds/common/grpc_cq.h"
 #include "xds/common/type_url.h"
 
 namespace remora::xds {
@@ -28,96 +29,49 @@ std::string shortType(const std::string& type_url) {
   return t ? std::string(shortName(*t)) : type_url;
 }
 
-// Queues responses and writes them one at a time (the callback API allows one write in
-// flight). Subclasses hold `mu_` while they queue; writes start outside the lock.
+// One ADS call on remora-control's completion queue (see xds/common/grpc_cq.h). A stream object
+// first waits for a call; once it has one it puts the next waiter in place. Reads form a chain;
+// responses are queued and written one at a time (writes start from the queue's thread on a
+// request, or from the reloading thread on a new snapshot). The stream deletes itself when
+// Finish() has completed, gRPC has said the call is over, and nothing is outstanding.
 template <typename Req, typename Resp>
-class StreamBase : public grpc::ServerBidiReactor<Req, Resp> {
+class StreamBase {
+ public:
+  virtual ~StreamBase() = default;
+
  protected:
-  StreamBase(SnapshotCache& cache, AdsServiceStats& stats, std::string peer)
-      : cache_(cache), stats_(stats), peer_(std::move(peer)) {
-    stats_.streams_active++;
-    stats_.streams_total++;
+  using RW = grpc::ServerAsyncReaderWriter<Resp, Req>;
+
+  StreamBase(AdsService::Async& service, grpc::ServerCompletionQueue* cq, SnapshotCache& cache,
+             AdsServiceStats& stats)
+      : cache_(cache),
+        stats_(stats),
+        service_(service),
+        cq_(cq),
+        rw_(&ctx_),
+        accept_tag_([this](bool ok) { onAccepted(ok); }),
+        read_tag_([this](bool ok) { onRead(ok); }),
+        write_tag_([this](bool ok) { onWritten(ok); }),
+        finish_tag_([this](bool) { onFinished(); }),
+        done_tag_([this](bool) { onCallDone(); }) {}
+
+  // Called by the subclass's constructor: wait for the next call of this kind.
+  void await() {
+    ctx_.AsyncNotifyWhenDone(&done_tag_);
+    requestCall(&ctx_, &rw_, cq_, &accept_tag_);
   }
 
-  void begin() {
-    watch_id_ = cache_.watch([this] { onSnapshot(); });
-    this->StartRead(&req_);
-  }
-
+  virtual void requestCall(grpc::ServerContext* ctx, RW* rw, grpc::ServerCompletionQueue* cq,
+                           void* tag) = 0;
+  virtual void spawnNext() = 0;                // the waiter for the next call
   virtual void onRequest(const Req& req) = 0;  // mu_ held
   virtual void onSnapshotLocked() = 0;         // mu_ held
-
-  void OnReadDone(bool ok) override {
-    if (!ok) {
-      std::unique_lock<std::mutex> lock(mu_);
-      reading_done_ = true;
-      maybeFinish(lock);
-      return;
-    }
-    Resp* next = nullptr;
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      onRequest(req_);
-      next = takeWrite();
-    }
-    if (next != nullptr) this->StartWrite(next);
-    this->StartRead(&req_);
-  }
-
-  void OnWriteDone(bool ok) override {
-    Resp* next = nullptr;
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      queue_.pop_front();
-      writing_ = false;
-      if (!ok) {
-        broken_ = true;
-        queue_.clear();
-      }
-      next = takeWrite();
-      if (next == nullptr) maybeFinish(lock);
-    }
-    if (next != nullptr) this->StartWrite(next);
-  }
-
-  void OnDone() override {
-    cache_.unwatch(watch_id_);
-    stats_.streams_active--;
-    REMORA_LOG(Info, "xds stream from %s (node '%s') ended", peer_, node_id_);
-    delete this;
-  }
-
-  void OnCancel() override {}
-
-  void onSnapshot() {
-    Resp* next = nullptr;
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      if (reading_done_ || broken_) return;
-      onSnapshotLocked();
-      next = takeWrite();
-    }
-    if (next != nullptr) this->StartWrite(next);
-  }
+  virtual const char* kind() const = 0;
 
   void enqueue(Resp&& resp) {
     stats_.responses_sent++;
     stats_.response_bytes += resp.ByteSizeLong();
     queue_.push_back(std::move(resp));
-  }
-
-  // The next response to write, if none is being written. mu_ held.
-  Resp* takeWrite() {
-    if (writing_ || queue_.empty() || broken_) return nullptr;
-    writing_ = true;
-    return &queue_.front();
-  }
-
-  void maybeFinish(std::unique_lock<std::mutex>&) {
-    if ((reading_done_ || broken_) && !writing_ && !finished_) {
-      finished_ = true;
-      this->Finish(grpc::Status::OK);
-    }
   }
 
   std::string nextNonce() { return cat(++nonce_counter_); }
@@ -126,28 +80,146 @@ class StreamBase : public grpc::ServerBidiReactor<Req, Resp> {
   AdsServiceStats& stats_;
   std::string peer_;
   std::mutex mu_;
-  Req req_;
-  std::deque<Resp> queue_;  // deque: references to queued responses stay valid on push_back
   std::string node_id_;
   bool have_node_ = false;
+
+ private:
+  void onAccepted(bool ok) {
+    if (!ok) {
+      // The server is shutting down and no call came: nothing else is outstanding (the done
+      // tag only fires for a call that started).
+      delete this;
+      return;
+    }
+    spawnNext();
+    peer_ = ctx_.peer();
+    stats_.streams_active++;
+    stats_.streams_total++;
+    active_ = true;
+    watch_id_ = cache_.watch([this] { onSnapshot(); });
+    std::unique_lock<std::mutex> lock(mu_);
+    rw_.Read(&req_, &read_tag_);
+    ++outstanding_;
+  }
+
+  void onRead(bool ok) {
+    std::unique_lock<std::mutex> lock(mu_);
+    --outstanding_;
+    if (!ok) {
+      reading_done_ = true;
+      maybeFinish();
+      maybeDelete(lock);
+      return;
+    }
+    onRequest(req_);
+    writeNext();
+    rw_.Read(&req_, &read_tag_);
+    ++outstanding_;
+  }
+
+  void onWritten(bool ok) {
+    std::unique_lock<std::mutex> lock(mu_);
+    --outstanding_;
+    queue_.pop_front();
+    writing_ = false;
+    if (!ok) {
+      broken_ = true;
+      queue_.clear();
+    }
+    writeNext();
+    maybeFinish();
+    maybeDelete(lock);
+  }
+
+  void onFinished() {
+    std::unique_lock<std::mutex> lock(mu_);
+    --outstanding_;
+    finish_done_ = true;
+    maybeDelete(lock);
+  }
+
+  void onCallDone() {
+    std::unique_lock<std::mutex> lock(mu_);
+    call_done_ = true;
+    maybeDelete(lock);
+  }
+
+  void onSnapshot() {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (reading_done_ || broken_ || finishing_) return;
+    onSnapshotLocked();
+    writeNext();
+  }
+
+  // mu_ held.
+  void writeNext() {
+    if (writing_ || queue_.empty() || broken_ || finishing_) return;
+    writing_ = true;
+    rw_.Write(queue_.front(), &write_tag_);
+    ++outstanding_;
+  }
+
+  // mu_ held. The client is done sending (or the call broke) and nothing is being written.
+  void maybeFinish() {
+    if ((reading_done_ || broken_) && !writing_ && !finishing_) {
+      finishing_ = true;
+      rw_.Finish(grpc::Status::OK, &finish_tag_);
+      ++outstanding_;
+    }
+  }
+
+  void maybeDelete(std::unique_lock<std::mutex>& lock) {
+    if (!finish_done_ || !call_done_ || outstanding_ != 0) return;
+    lock.unlock();
+    if (active_) {
+      cache_.unwatch(watch_id_);  // after this, no snapshot callback runs or will run
+      stats_.streams_active--;
+      REMORA_LOG(Info, "xds stream from %s (node '%s', %s) ended", peer_, node_id_, kind());
+    }
+    delete this;
+  }
+
+  AdsService::Async& service_;
+  grpc::ServerCompletionQueue* cq_;
+  grpc::ServerContext ctx_;
+  RW rw_;
+  CqTag accept_tag_, read_tag_, write_tag_, finish_tag_, done_tag_;
+  Req req_;
+  std::deque<Resp> queue_;  // deque: references to queued responses stay valid on push_back
   uint64_t watch_id_ = 0;
   uint64_t nonce_counter_ = 0;
+  int outstanding_ = 0;  // reads, writes and Finish handed to gRPC and not completed
+  bool active_ = false;
   bool writing_ = false;
   bool reading_done_ = false;
   bool broken_ = false;
-  bool finished_ = false;
+  bool finishing_ = false;
+  bool finish_done_ = false;
+  bool call_done_ = false;
+
+ protected:
+  AdsService::Async& service() { return service_; }
+  grpc::ServerCompletionQueue* cq() { return cq_; }
 };
 
 // --- State of the world ---
 
 class SotwStream final : public StreamBase<DiscoveryRequest, DiscoveryResponse> {
  public:
-  SotwStream(SnapshotCache& cache, AdsServiceStats& stats, std::string peer)
-      : StreamBase(cache, stats, std::move(peer)) {
-    begin();
+  SotwStream(AdsService::Async& service, grpc::ServerCompletionQueue* cq, SnapshotCache& cache,
+             AdsServiceStats& stats)
+      : StreamBase(service, cq, cache, stats) {
+    await();
   }
 
  private:
+  void requestCall(grpc::ServerContext* ctx, RW* rw, grpc::ServerCompletionQueue* cq,
+                   void* tag) override {
+    service().RequestStreamAggregatedResources(ctx, rw, cq, cq, tag);
+  }
+  void spawnNext() override { new SotwStream(service(), cq(), cache_, stats_); }
+  const char* kind() const override { return "state of the world"; }
+
   struct TypeState {
     bool wildcard = false;
     std::vector<std::string> names;
@@ -236,12 +308,20 @@ class SotwStream final : public StreamBase<DiscoveryRequest, DiscoveryResponse> 
 
 class DeltaStream final : public StreamBase<DeltaDiscoveryRequest, DeltaDiscoveryResponse> {
  public:
-  DeltaStream(SnapshotCache& cache, AdsServiceStats& stats, std::string peer)
-      : StreamBase(cache, stats, std::move(peer)) {
-    begin();
+  DeltaStream(AdsService::Async& service, grpc::ServerCompletionQueue* cq, SnapshotCache& cache,
+              AdsServiceStats& stats)
+      : StreamBase(service, cq, cache, stats) {
+    await();
   }
 
  private:
+  void requestCall(grpc::ServerContext* ctx, RW* rw, grpc::ServerCompletionQueue* cq,
+                   void* tag) override {
+    service().RequestDeltaAggregatedResources(ctx, rw, cq, cq, tag);
+  }
+  void spawnNext() override { new DeltaStream(service(), cq(), cache_, stats_); }
+  const char* kind() const override { return "incremental"; }
+
   struct TypeState {
     bool started = false;
     bool wildcard = false;
@@ -351,14 +431,24 @@ class DeltaStream final : public StreamBase<DeltaDiscoveryRequest, DeltaDiscover
 
 }  // namespace
 
-grpc::ServerBidiReactor<DiscoveryRequest, DiscoveryResponse>* AdsService::StreamAggregatedResources(
-    grpc::CallbackServerContext* context) {
-  return new SotwStream(cache_, stats_, context->peer());
+AdsService::AdsService(SnapshotCache& cache) : cache_(cache) {}
+
+AdsService::~AdsService() { shutdown(); }
+
+void AdsService::registerWith(grpc::ServerBuilder& builder) {
+  builder.RegisterService(&async_);
+  cq_ = builder.AddCompletionQueue();
 }
 
-grpc::ServerBidiReactor<DeltaDiscoveryRequest, DeltaDiscoveryResponse>*
-AdsService::DeltaAggregatedResources(grpc::CallbackServerContext* context) {
-  return new DeltaStream(cache_, stats_, context->peer());
+void AdsService::start() {
+  grpc::ServerCompletionQueue* cq = cq_.get();
+  thread_ = std::make_unique<CqThread>(std::move(cq_), "ads");
+  new SotwStream(async_, cq, cache_, stats_);
+  new DeltaStream(async_, cq, cache_, stats_);
+}
+
+void AdsService::shutdown() {
+  if (thread_) thread_->shutdown();  // after the server's Shutdown(): every call is over
 }
 
 }  // namespace remora::xds

@@ -7,6 +7,9 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
+
+#include <grpcpp/grpcpp.h>
 
 #include "envoy/service/discovery/v3/ads.grpc.pb.h"
 #include "xds/server/cache.h"
@@ -22,24 +25,31 @@ struct AdsServiceStats {
   std::atomic<uint64_t> nacks{0};
 };
 
-class AdsService final
-    : public envoy::service::discovery::v3::AggregatedDiscoveryService::CallbackService {
+class CqThread;
+
+// Streams run on the service's own completion queue thread (see xds/common/grpc_cq.h).
+class AdsService {
  public:
-  explicit AdsService(SnapshotCache& cache) : cache_(cache) {}
+  using Async = envoy::service::discovery::v3::AggregatedDiscoveryService::AsyncService;
 
-  grpc::ServerBidiReactor<envoy::service::discovery::v3::DiscoveryRequest,
-                          envoy::service::discovery::v3::DiscoveryResponse>*
-  StreamAggregatedResources(grpc::CallbackServerContext* context) override;
+  explicit AdsService(SnapshotCache& cache);
+  ~AdsService();
 
-  grpc::ServerBidiReactor<envoy::service::discovery::v3::DeltaDiscoveryRequest,
-                          envoy::service::discovery::v3::DeltaDiscoveryResponse>*
-  DeltaAggregatedResources(grpc::CallbackServerContext* context) override;
+  // Before the server is built: the service and its completion queue.
+  void registerWith(grpc::ServerBuilder& builder);
+  // After the server has started: begin taking calls.
+  void start();
+  // After the server's Shutdown(): drain the queue and stop its thread.
+  void shutdown();
 
   const AdsServiceStats& stats() const { return stats_; }
 
  private:
   SnapshotCache& cache_;
   AdsServiceStats stats_;
+  Async async_;
+  std::unique_ptr<grpc::ServerCompletionQueue> cq_;
+  std::unique_ptr<CqThread> thread_;
 };
 
 }  // namespace remora::xds

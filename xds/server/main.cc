@@ -97,7 +97,7 @@ int main(int argc, char** argv) {
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
-  builder.RegisterService(&service);
+  service.registerWith(builder);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
   builder.SetMaxReceiveMessageSize(4 << 20);
@@ -106,6 +106,7 @@ int main(int argc, char** argv) {
     REMORA_LOG(Error, "cannot listen on %s", listen);
     return 1;
   }
+  service.start();
   REMORA_LOG(Info, "remora-control serving ADS on %s (port %d) from %s", listen, port, dir);
   if (!port_file.empty()) std::ofstream(port_file) << port << "\n";
 
@@ -188,6 +189,7 @@ int main(int argc, char** argv) {
   loop.run();
   ads_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
   ads_server->Wait();
+  service.shutdown();
   loop.close();
   return 0;
 }
