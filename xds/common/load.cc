@@ -5,13 +5,19 @@
 #include <yaml-cpp/yaml.h>
 
 #include <fcntl.h>
+#include <poll.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
+#include <csignal>
 #include <cstring>
 #include <fstream>
+#include <mutex>
 #include <optional>
 #include <regex>
 #include <sstream>
@@ -281,48 +287,17 @@ void writeAll(int fd, std::string_view data) {
 
 }  // namespace
 
-absl::StatusOr<std::vector<std::string>> yamlDocumentsIsolated(std::string_view text,
-                                                               unsigned seconds) {
-  int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) return absl::InternalError("pipe failed");
-  pid_t pid = fork();
-  if (pid < 0) {
-    close(fds[0]);
-    close(fds[1]);
-    return absl::InternalError("fork failed");
-  }
-  if (pid == 0) {
-    // The child: bounded time and memory, then one framed reply on the pipe.
-    close(fds[0]);
-    alarm(seconds);
-    rlimit mem{kYamlChildMemory, kYamlChildMemory};
-    setrlimit(RLIMIT_AS, &mem);
-    auto docs = yamlDocumentsInProcess(text);
-    std::string reply;
-    if (!docs.ok()) {
-      reply = cat("E", docs.status().message());
-    } else {
-      reply = "O";
-      for (const auto& d : *docs) append(&reply, d.size(), ":", d);
-    }
-    writeAll(fds[1], reply);
-    _exit(0);
-  }
-  close(fds[1]);
-  std::string reply;
-  char buf[65536];
-  ssize_t n;
-  while ((n = ::read(fds[0], buf, sizeof(buf))) > 0) reply.append(buf, static_cast<size_t>(n));
-  close(fds[0]);
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || reply.empty()) {
-    return absl::InvalidArgumentError(
-        cat("YAML: the parser gave up on this input (",
-            WIFSIGNALED(status) ? strsignal(WTERMSIG(status)) : "no answer", "; limits: ", seconds,
-            " s, ", kYamlChildMemory >> 30, " GiB)"));
-  }
+namespace {
+
+// The conversion's answer as bytes: "E<message>" or "O" then "<length>:<json>" per document.
+std::string encodeReply(const absl::StatusOr<std::vector<std::string>>& docs) {
+  if (!docs.ok()) return cat("E", docs.status().message());
+  std::string reply = "O";
+  for (const auto& d : *docs) append(&reply, d.size(), ":", d);
+  return reply;
+}
+
+absl::StatusOr<std::vector<std::string>> decodeReply(const std::string& reply) {
   if (reply[0] == 'E') return absl::InvalidArgumentError(reply.substr(1));
   std::vector<std::string> out;
   size_t pos = 1;
@@ -338,6 +313,185 @@ absl::StatusOr<std::vector<std::string>> yamlDocumentsIsolated(std::string_view 
     pos = colon + 1 + len;
   }
   return out;
+}
+
+absl::Status gaveUp(const std::string& why, unsigned seconds) {
+  return absl::InvalidArgumentError(cat("YAML: the parser gave up on this input (", why,
+                                        "; limits: ", seconds, " s, ", kYamlChildMemory >> 30,
+                                        " GiB)"));
+}
+
+// --- The long-lived helper (see useYamlHelper) ---
+
+struct YamlHelper {
+  std::mutex mu;
+  bool enabled = false;
+  pid_t pid = -1;
+  int fd = -1;
+};
+YamlHelper& helper() {
+  static YamlHelper* h = new YamlHelper;  // never destroyed: the child goes when we do
+  return *h;
+}
+
+bool readFull(int fd, char* p, size_t n) {
+  while (n > 0) {
+    ssize_t r = ::read(fd, p, n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    p += r;
+    n -= static_cast<size_t>(r);
+  }
+  return true;
+}
+
+// The helper's loop: a length-prefixed request in, a length-prefixed reply out, until EOF.
+[[noreturn]] void helperMain(int fd) {
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  rlimit mem{kYamlChildMemory, kYamlChildMemory};
+  setrlimit(RLIMIT_AS, &mem);
+  for (;;) {
+    uint64_t len = 0;
+    if (!readFull(fd, reinterpret_cast<char*>(&len), sizeof(len)) || len > (1u << 30)) _exit(0);
+    std::string text(len, '\0');
+    if (!readFull(fd, text.data(), len)) _exit(0);
+    std::string reply = encodeReply(yamlDocumentsInProcess(text));
+    uint64_t out = reply.size();
+    writeAll(fd, std::string_view(reinterpret_cast<const char*>(&out), sizeof(out)));
+    writeAll(fd, reply);
+  }
+}
+
+bool spawnHelper(YamlHelper& h) {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return false;
+  pid_t pid = fork();
+  if (pid < 0) {
+    close(sv[0]);
+    close(sv[1]);
+    return false;
+  }
+  if (pid == 0) {
+    close(sv[0]);
+    helperMain(sv[1]);
+  }
+  close(sv[1]);
+  h.pid = pid;
+  h.fd = sv[0];
+  return true;
+}
+
+void killHelper(YamlHelper& h) {
+  if (h.pid > 0) {
+    kill(h.pid, SIGKILL);
+    while (waitpid(h.pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+  }
+  if (h.fd >= 0) close(h.fd);
+  h.pid = -1;
+  h.fd = -1;
+}
+
+// Moves all of `data` through the nonblocking socket before `deadline`, in the direction given.
+bool transfer(int fd, char* data, size_t n, bool writing,
+              std::chrono::steady_clock::time_point deadline) {
+  while (n > 0) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    deadline - std::chrono::steady_clock::now())
+                    .count();
+    if (left <= 0) return false;
+    pollfd p{fd, static_cast<short>(writing ? POLLOUT : POLLIN), 0};
+    int r = ::poll(&p, 1, static_cast<int>(left));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    ssize_t k = writing ? ::send(fd, data, n, MSG_NOSIGNAL) : ::recv(fd, data, n, 0);
+    if (k < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    if (k <= 0) return false;
+    data += k;
+    n -= static_cast<size_t>(k);
+  }
+  return true;
+}
+
+absl::StatusOr<std::vector<std::string>> viaHelper(YamlHelper& h, std::string_view text,
+                                                   unsigned seconds) {
+  if (h.pid < 0 && !spawnHelper(h)) return absl::InternalError("YAML: cannot start the parser");
+  fcntl(h.fd, F_SETFL, fcntl(h.fd, F_GETFL) | O_NONBLOCK);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  std::string request(sizeof(uint64_t), '\0');
+  uint64_t len = text.size();
+  memcpy(request.data(), &len, sizeof(len));
+  request.append(text);
+  uint64_t reply_len = 0;
+  std::string reply;
+  bool ok =
+      transfer(h.fd, request.data(), request.size(), true, deadline) &&
+      transfer(h.fd, reinterpret_cast<char*>(&reply_len), sizeof(reply_len), false, deadline) &&
+      reply_len > 0 && reply_len <= (uint64_t{1} << 31);
+  if (ok) {
+    reply.resize(reply_len);
+    ok = transfer(h.fd, reply.data(), reply.size(), false, deadline);
+  }
+  if (!ok) {
+    // Stuck, out of memory or crashed: it is replaced on the next call.
+    int status = 0;
+    bool exited = waitpid(h.pid, &status, WNOHANG) == h.pid;
+    std::string why = exited && WIFSIGNALED(status) ? strsignal(WTERMSIG(status))
+                      : exited                      ? "exited"
+                                                    : "no answer in time";
+    if (exited) h.pid = -1;
+    killHelper(h);
+    return gaveUp(why, seconds);
+  }
+  return decodeReply(reply);
+}
+
+}  // namespace
+
+void useYamlHelper() {
+  YamlHelper& h = helper();
+  std::lock_guard<std::mutex> lock(h.mu);
+  h.enabled = true;
+  if (h.pid < 0) spawnHelper(h);
+}
+
+absl::StatusOr<std::vector<std::string>> yamlDocumentsIsolated(std::string_view text,
+                                                               unsigned seconds) {
+  {
+    YamlHelper& h = helper();
+    std::lock_guard<std::mutex> lock(h.mu);
+    if (h.enabled) return viaHelper(h, text, seconds);
+  }
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return absl::InternalError("pipe failed");
+  pid_t pid = fork();
+  if (pid < 0) {
+    close(fds[0]);
+    close(fds[1]);
+    return absl::InternalError("fork failed");
+  }
+  if (pid == 0) {
+    // The child: bounded time and memory, then one reply on the pipe.
+    close(fds[0]);
+    alarm(seconds);
+    rlimit mem{kYamlChildMemory, kYamlChildMemory};
+    setrlimit(RLIMIT_AS, &mem);
+    writeAll(fds[1], encodeReply(yamlDocumentsInProcess(text)));
+    _exit(0);
+  }
+  close(fds[1]);
+  std::string reply;
+  char buf[65536];
+  ssize_t n;
+  while ((n = ::read(fds[0], buf, sizeof(buf))) > 0) reply.append(buf, static_cast<size_t>(n));
+  close(fds[0]);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || reply.empty()) {
+    return gaveUp(WIFSIGNALED(status) ? strsignal(WTERMSIG(status)) : "no answer", seconds);
+  }
+  return decodeReply(reply);
 }
 
 absl::StatusOr<std::vector<std::string>> documentsAsJson(std::string_view text) {

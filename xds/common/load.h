@@ -22,6 +22,11 @@ absl::StatusOr<std::vector<std::string>> documentsAsJson(std::string_view text);
 absl::StatusOr<std::vector<std::string>> yamlDocumentsInProcess(std::string_view text);
 absl::StatusOr<std::vector<std::string>> yamlDocumentsIsolated(std::string_view text,
                                                                unsigned seconds = 10);
+// For a process that converts YAML often (remora-control reloading files): from now on the
+// conversions go to one long-lived helper child, under the same limits, instead of a fork per
+// call (a fork of a large process costs milliseconds). A helper that hangs or dies is killed
+// and replaced on the next call. Call it early, while the process is small and single-threaded.
+void useYamlHelper();
 
 // Parses one document into `msg`; errors say where.
 absl::Status parseMessage(std::string_view text, google::protobuf::Message* msg);

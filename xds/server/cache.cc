@@ -71,6 +71,7 @@ std::string resourceName(const google::protobuf::Any& any) {
 }
 
 std::string TypeResources::version(const std::vector<std::string>& names) const {
+  if (names.empty() && !sealed_version.empty()) return sealed_version;
   std::string acc;
   if (names.empty()) {
     for (const auto& [name, r] : items) append(&acc, name, "=", r.version, ";");
@@ -108,7 +109,16 @@ void CacheSnapshot::add(std::shared_ptr<const google::protobuf::Any> any, const 
   CachedResource r;
   r.resource = std::move(any);
   r.version = version;
-  types[type].items[name] = std::move(r);
+  TypeResources& t = types[type];
+  t.items[name] = std::move(r);
+  t.sealed_version.clear();
+}
+
+void CacheSnapshot::seal() {
+  for (auto& [type, t] : types) {
+    t.sealed_version.clear();
+    t.sealed_version = t.version();
+  }
 }
 
 void SnapshotCache::setSnapshot(const std::string& node_id, CacheSnapshotPtr snapshot) {

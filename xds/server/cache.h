@@ -21,6 +21,7 @@ struct CachedResource {
 
 struct TypeResources {
   std::map<std::string, CachedResource> items;  // by resource name
+  std::string sealed_version;                   // version() over all items, once sealed
   // A version over the given names (all of them when `names` is empty).
   std::string version(const std::vector<std::string>& names = {}) const;
 };
@@ -33,6 +34,9 @@ struct CacheSnapshot {
   // The same with the name and version already known (see describeResource).
   void add(std::shared_ptr<const google::protobuf::Any> any, const std::string& name,
            const std::string& version);
+  // Computes each type's version once, for the snapshot's life (every stream asks for it on
+  // every change); call when no more resources will be added.
+  void seal();
 };
 using CacheSnapshotPtr = std::shared_ptr<const CacheSnapshot>;
 

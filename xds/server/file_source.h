@@ -24,7 +24,8 @@ struct ParsedFile {
   std::vector<std::shared_ptr<const google::protobuf::Any>> documents;
   std::vector<std::string> names, versions;  // per document
 };
-using ParsedFiles = std::map<std::string, ParsedFile>;
+using ParsedFiles =
+    std::map<std::string, std::shared_ptr<const ParsedFile>>;  // shared: cheap to carry
 
 // Reads the directory into per-node snapshots ("" = every node). Errors name the file and
 // the document. `cache` (optional) carries parsed files from one load to the next.

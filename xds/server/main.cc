@@ -13,6 +13,7 @@
 #include "proxy/event/event_loop.h"
 #include "proxy/server/options.h"
 #include "proxy/stats/exposition.h"
+#include "xds/common/load.h"
 #include "xds/server/ads_service.h"
 #include "xds/server/file_source.h"
 
@@ -88,6 +89,8 @@ int main(int argc, char** argv) {
   }
   std::signal(SIGPIPE, SIG_IGN);
 
+  // YAML files are converted by a long-lived helper process, started now while we are small.
+  remora::xds::useYamlHelper();
   remora::xds::SnapshotCache cache;
   remora::xds::FileSource source(dir, cache);
   if (auto s = source.reload(); !s.ok()) {

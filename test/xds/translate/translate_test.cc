@@ -4,6 +4,12 @@
 
 #include <catch2/catch.hpp>
 
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "proxy/common/strings.h"
 #include "xds/common/load.h"
 
 namespace remora::xds {
@@ -442,6 +448,41 @@ TEST_CASE("yaml-cpp runs in a child with a time limit: a hanging input is an err
   auto json = documentsAsJson("{\"a\": 1}\n---\n{\"b\": 2}\n");
   REQUIRE(json.ok());
   CHECK(json->size() == 2);
+}
+
+TEST_CASE("the long-lived YAML helper converts, and is replaced after a hang", "[xds][translate]") {
+  useYamlHelper();
+  auto ok = yamlDocumentsIsolated("a: 1\n---\nb: [x, y]\n");
+  REQUIRE(ok.ok());
+  CHECK(*ok == std::vector<std::string>{R"({"a":1})", R"({"b":["x","y"]})"});
+  auto bad = yamlDocumentsIsolated("a: [1, 2\n");
+  REQUIRE(!bad.ok());
+  CHECK(std::string(bad.status().message()).starts_with("YAML"));
+  // A helper that dies (the OOM killer, a crash) costs one conversion at most...
+  auto helpers = [] {
+    std::vector<int> children;
+    for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+      std::ifstream in(task.path() / "children");
+      for (int pid; in >> pid;) children.push_back(pid);
+    }
+    return children;
+  };
+  auto children = helpers();
+  REQUIRE(children.size() == 1);
+  REQUIRE(kill(children[0], SIGKILL) == 0);
+  auto lost = yamlDocumentsIsolated("a: 1\n");
+  if (!lost.ok())
+    CHECK(std::string(lost.status().message()).starts_with("YAML: the parser gave up"));
+  // ...and the next conversion gets a fresh one. Large input goes through the socket whole.
+  std::string big;
+  for (int i = 0; i < 20000; ++i) big += cat("k", i, ": v", i, "\n");
+  auto again = yamlDocumentsIsolated(big);
+  REQUIRE(again.ok());
+  REQUIRE(again->size() == 1);
+  CHECK((*again)[0].find("\"k19999\":\"v19999\"") != std::string::npos);
+  auto now = helpers();
+  REQUIRE(now.size() == 1);
+  CHECK(now[0] != children[0]);
 }
 
 }  // namespace
