@@ -9,7 +9,7 @@ PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git
   libuv1-dev node-llhttp libssl-dev libnghttp2-dev
   libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc libabsl-dev
-  libyaml-cpp-dev catch2
+  libyaml-cpp-dev libre2-dev catch2
   iptables iproute2 util-linux procps curl socat python3 nghttp2-client prometheus openssl
 )
 

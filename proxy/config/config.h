@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "proxy/config/http_config.h"
 #include "proxy/net/address.h"
 
 namespace remora::config {
@@ -59,8 +60,9 @@ struct TcpProxyConfig {
 };
 
 struct NetworkFilterConfig {
-  std::string name;  // "envoy.filters.network.tcp_proxy"
+  std::string name;  // "envoy.filters.network.tcp_proxy", "...http_connection_manager"
   TcpProxyConfig tcp_proxy;
+  std::optional<HttpConnectionManagerConfig> http;
   bool operator==(const NetworkFilterConfig&) const = default;
 };
 
@@ -107,6 +109,7 @@ struct ListenerConfig {
 struct ProxyConfig {
   std::vector<ListenerConfig> listeners;
   std::vector<ClusterConfig> clusters;
+  std::vector<RouteTableConfig> routes;  // from RDS, by name
 };
 
 }  // namespace remora::config

@@ -188,7 +188,7 @@ absl::StatusOr<config::ProxyConfig> defaultConfig(const Options& o) {
     l.original_dst_filter = true;
     config::FilterChainConfig chain;
     chain.filters.push_back(
-        {"envoy.filters.network.tcp_proxy", {cluster.name, cluster.name, {}, o.idle_timeout}});
+        {"envoy.filters.network.tcp_proxy", {cluster.name, cluster.name, {}, o.idle_timeout}, {}});
     l.filter_chains.push_back(std::move(chain));
     pc.clusters.push_back(std::move(cluster));
     pc.listeners.push_back(std::move(l));

@@ -195,7 +195,7 @@ absl::StatusOr<config::NetworkFilterConfig> translateNetworkFilter(const Filter&
     if (!any.UnpackTo(&t)) return error(tpath, "cannot decode TcpProxy");
     auto tcp = translateTcpProxy(t, tpath, notes);
     if (!tcp.ok()) return tcp.status();
-    return config::NetworkFilterConfig{std::string(kTcpProxy), *tcp};
+    return config::NetworkFilterConfig{std::string(kTcpProxy), *tcp, std::nullopt};
   }
   return error(path, cat("network filter '", f.name(), "' (", describeAny(any),
                          ") is not one remora implements"));

@@ -44,7 +44,7 @@ class Harness {
     lc.per_connection_buffer_limit_bytes = o.buffer_limit;
     config::FilterChainConfig chain;
     chain.filters.push_back(
-        {"envoy.filters.network.tcp_proxy", {"test", "backend", {}, o.idle_timeout}});
+        {"envoy.filters.network.tcp_proxy", {"test", "backend", {}, o.idle_timeout}, {}});
     lc.filter_chains.push_back(chain);
     server::NetworkFilterRegistry registry{
         {"envoy.filters.network.tcp_proxy", &createTcpProxyFactory}};

@@ -1,0 +1,207 @@
+// remora's model of Envoy's HTTP configuration: the http_connection_manager network filter and
+// the RouteConfiguration it routes by (inline or from RDS). Plain values translated from the
+// protos by xds/translate; regular expressions are kept as their source text here and compiled
+// once when a route table is built (proxy/http/route_table.h). Defaults are Envoy's.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace remora::config {
+
+using Duration = std::chrono::milliseconds;
+
+// envoy.type.matcher.v3.StringMatcher.
+struct StringMatch {
+  enum class Kind { Exact, Prefix, Suffix, Contains, Regex };
+  Kind kind = Kind::Exact;
+  std::string value;  // the regex source for Regex (RE2 syntax; see route_table.h)
+  bool ignore_case = false;
+  bool operator==(const StringMatch&) const = default;
+};
+
+// envoy.config.route.v3.HeaderMatcher.
+struct HeaderMatch {
+  std::string name;  // lower case
+  enum class Kind { Present, String, Range };
+  Kind kind = Kind::Present;
+  bool present = true;  // Present: the header must (true) or must not (false) be there
+  StringMatch string_match;
+  int64_t range_start = 0, range_end = 0;  // Range: [start, end) on the value as an integer
+  bool invert = false;
+  bool treat_missing_as_empty = false;
+  bool operator==(const HeaderMatch&) const = default;
+};
+
+// envoy.config.route.v3.QueryParameterMatcher.
+struct QueryParamMatch {
+  std::string name;
+  bool present_only = false;  // present_match: any value
+  StringMatch string_match;
+  bool operator==(const QueryParamMatch&) const = default;
+};
+
+struct RouteMatchConfig {
+  enum class PathKind { Prefix, Path, Regex, PathSeparatedPrefix };
+  PathKind path_kind = PathKind::Prefix;
+  std::string path;  // the prefix, the exact path, or the regex source
+  bool case_sensitive = true;
+  std::vector<HeaderMatch> headers;
+  std::vector<QueryParamMatch> query_parameters;
+  bool grpc_only = false;  // match.grpc: content-type application/grpc*
+  bool operator==(const RouteMatchConfig&) const = default;
+};
+
+// envoy.config.core.v3.HeaderValueOption.
+struct HeaderToAdd {
+  enum class Action { AppendIfExistsOrAdd, AddIfAbsent, OverwriteIfExistsOrAdd, OverwriteIfExists };
+  std::string name;  // lower case
+  std::string value;
+  Action action = Action::AppendIfExistsOrAdd;
+  bool keep_empty_value = false;
+  bool operator==(const HeaderToAdd&) const = default;
+};
+
+struct HeaderMutations {
+  std::vector<HeaderToAdd> request_add;
+  std::vector<std::string> request_remove;
+  std::vector<HeaderToAdd> response_add;
+  std::vector<std::string> response_remove;
+  bool operator==(const HeaderMutations&) const = default;
+};
+
+struct RouteWeightedCluster {
+  std::string name;
+  uint32_t weight = 0;
+  HeaderMutations headers;
+  bool operator==(const RouteWeightedCluster&) const = default;
+};
+
+struct RegexRewrite {
+  std::string pattern;  // regex source
+  std::string substitution;
+  bool operator==(const RegexRewrite&) const = default;
+};
+
+struct RouteActionConfig {
+  std::string cluster;                               // or:
+  std::vector<RouteWeightedCluster> weighted_clusters;  // picked per request by weight
+  std::string cluster_header;                        // or: the cluster named by this header
+  std::string prefix_rewrite;
+  std::optional<RegexRewrite> regex_rewrite;
+  std::string host_rewrite_literal;
+  std::string host_rewrite_header;
+  std::optional<RegexRewrite> host_rewrite_path_regex;
+  bool auto_host_rewrite = false;
+  Duration timeout{std::chrono::seconds(15)};  // the whole request, retries included; 0 = none
+  std::optional<Duration> idle_timeout;        // per stream; overrides the manager's
+  bool operator==(const RouteActionConfig&) const = default;
+};
+
+struct RedirectConfig {
+  bool https_redirect = false;
+  std::string scheme_redirect;
+  std::string host_redirect;
+  uint32_t port_redirect = 0;
+  std::string path_redirect;
+  std::string prefix_rewrite;
+  std::optional<RegexRewrite> regex_rewrite;
+  uint32_t response_code = 301;
+  bool strip_query = false;
+  bool operator==(const RedirectConfig&) const = default;
+};
+
+struct DirectResponseConfig {
+  uint32_t status = 200;
+  std::string body;
+  bool operator==(const DirectResponseConfig&) const = default;
+};
+
+struct RouteConfigEntry {
+  enum class Kind { Route, Redirect, DirectResponse };
+  std::string name;
+  RouteMatchConfig match;
+  Kind kind = Kind::Route;
+  RouteActionConfig route;
+  RedirectConfig redirect;
+  DirectResponseConfig direct_response;
+  HeaderMutations headers;
+  bool operator==(const RouteConfigEntry&) const = default;
+};
+
+struct VirtualHostConfig {
+  std::string name;
+  std::vector<std::string> domains;  // "*", "*.suffix", "prefix.*", exact; lower case
+  std::vector<RouteConfigEntry> routes;
+  HeaderMutations headers;
+  bool operator==(const VirtualHostConfig&) const = default;
+};
+
+// envoy.config.route.v3.RouteConfiguration.
+struct RouteTableConfig {
+  std::string name;
+  std::vector<VirtualHostConfig> virtual_hosts;
+  HeaderMutations headers;
+  std::vector<std::string> internal_only_headers;
+  uint32_t max_direct_response_body_size_bytes = 4096;
+  bool operator==(const RouteTableConfig&) const = default;
+};
+
+// An access log (envoy.access_loggers.file / stdout / stderr).
+struct AccessLogConfig {
+  std::string path;  // "/dev/stdout" for the stdout logger
+  // Text format with Envoy's %OPERATORS%; empty: Envoy's default format.
+  std::string text_format;
+  // JSON format: key -> format string, in order.
+  std::vector<std::pair<std::string, std::string>> json_format;
+  bool operator==(const AccessLogConfig&) const = default;
+};
+
+struct HttpFilterConfig {
+  std::string name;  // envoy.filters.http.router
+  bool operator==(const HttpFilterConfig&) const = default;
+};
+
+// envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager.
+struct HttpConnectionManagerConfig {
+  enum class Codec { Auto, Http1, Http2 };
+  std::string stat_prefix;
+  Codec codec = Codec::Auto;
+  std::optional<RouteTableConfig> route_config;  // inline; or:
+  std::string rds_name;                          // from RDS over ADS
+  std::vector<HttpFilterConfig> http_filters;    // the router last
+  std::vector<AccessLogConfig> access_logs;
+  // Limits and timeouts (Envoy's defaults).
+  uint32_t max_request_headers_kb = 60;
+  uint32_t max_headers_count = 100;
+  Duration stream_idle_timeout{std::chrono::minutes(5)};
+  Duration request_timeout{0};          // 0: none
+  Duration request_headers_timeout{0};  // 0: none
+  Duration idle_timeout{std::chrono::hours(1)};  // common_http_protocol_options.idle_timeout
+  Duration drain_timeout{std::chrono::seconds(5)};
+  std::optional<Duration> max_stream_duration;
+  // HTTP/2 (http2_protocol_options).
+  uint32_t h2_max_concurrent_streams = 2147483647;
+  uint32_t h2_initial_stream_window_size = 268435456;
+  uint32_t h2_initial_connection_window_size = 268435456;
+  // Request identity and forwarding headers.
+  bool use_remote_address = false;
+  uint32_t xff_num_trusted_hops = 0;
+  bool skip_xff_append = false;
+  std::string via;
+  bool generate_request_id = true;
+  bool preserve_external_request_id = false;
+  bool always_set_request_id_in_response = false;
+  std::string server_name = "envoy";
+  enum class ServerHeader { Overwrite, AppendIfAbsent, PassThrough };
+  ServerHeader server_header = ServerHeader::Overwrite;
+  // Path handling.
+  bool normalize_path = false;
+  bool merge_slashes = false;
+  bool operator==(const HttpConnectionManagerConfig&) const = default;
+};
+
+}  // namespace remora::config
