@@ -1,6 +1,8 @@
 // Filter registry.
 #include "filters/registry.h"
 
+#include "filters/http/router/router.h"
+#include "filters/network/http_connection_manager/config.h"
 #include "filters/network/tcp_proxy/tcp_proxy.h"
 
 namespace remora::filters {
@@ -8,6 +10,16 @@ namespace remora::filters {
 server::NetworkFilterRegistry networkFilters() {
   return {
       {"envoy.filters.network.tcp_proxy", &createTcpProxyFactory},
+      {"envoy.filters.network.http_connection_manager", &createHttpConnectionManagerFactory},
+  };
+}
+
+std::map<std::string, HttpFilterCreator> httpFilters() {
+  return {
+      {"envoy.filters.http.router",
+       [](const config::HttpFilterConfig&) -> absl::StatusOr<http::HttpFilterFactorySharedPtr> {
+         return std::make_shared<RouterFactory>();
+       }},
   };
 }
 

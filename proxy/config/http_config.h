@@ -87,9 +87,9 @@ struct RegexRewrite {
 };
 
 struct RouteActionConfig {
-  std::string cluster;                               // or:
+  std::string cluster;                                  // or:
   std::vector<RouteWeightedCluster> weighted_clusters;  // picked per request by weight
-  std::string cluster_header;                        // or: the cluster named by this header
+  std::string cluster_header;                           // or: the cluster named by this header
   std::string prefix_rewrite;
   std::optional<RegexRewrite> regex_rewrite;
   std::string host_rewrite_literal;
@@ -147,6 +147,15 @@ struct RouteTableConfig {
   HeaderMutations headers;
   std::vector<std::string> internal_only_headers;
   uint32_t max_direct_response_body_size_bytes = 4096;
+  // Header mutations are applied route, virtual host, route configuration (the last one wins
+  // on overwrites); with this set, the other way round (the route wins).
+  bool most_specific_header_mutations_wins = false;
+  // Match virtual host domains against :authority without its port.
+  bool ignore_port_in_host_matching = false;
+  // Envoy refuses the route table when a route names a cluster that does not exist (default:
+  // true for a route_config inline in the manager, false from RDS). Checked where the cluster
+  // set is known (the snapshot), not by the translator.
+  bool validate_clusters = false;
   bool operator==(const RouteTableConfig&) const = default;
 };
 
@@ -178,8 +187,8 @@ struct HttpConnectionManagerConfig {
   uint32_t max_request_headers_kb = 60;
   uint32_t max_headers_count = 100;
   Duration stream_idle_timeout{std::chrono::minutes(5)};
-  Duration request_timeout{0};          // 0: none
-  Duration request_headers_timeout{0};  // 0: none
+  Duration request_timeout{0};                   // 0: none
+  Duration request_headers_timeout{0};           // 0: none
   Duration idle_timeout{std::chrono::hours(1)};  // common_http_protocol_options.idle_timeout
   Duration drain_timeout{std::chrono::seconds(5)};
   std::optional<Duration> max_stream_duration;

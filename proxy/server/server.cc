@@ -65,6 +65,24 @@ absl::Status Server::applyConfig(const config::ProxyConfig& config) {
                                   : std::make_shared<const upstream::Cluster>(cc, store_, n);
   }
 
+  // Route tables from RDS: an unchanged one keeps its compiled object.
+  for (const auto& rc : config.routes) {
+    if (next->routes.contains(rc.name)) {
+      return absl::InvalidArgumentError(cat("duplicate route configuration '", rc.name, "'"));
+    }
+    const http::RouteTable* old = snapshot_->routeTable(rc.name);
+    if (old != nullptr && old->config() == rc) {
+      next->routes[rc.name] = snapshot_->routes.at(rc.name);
+      continue;
+    }
+    auto table = http::RouteTable::create(rc);
+    if (!table.ok()) {
+      return absl::InvalidArgumentError(
+          cat("route configuration '", rc.name, "': ", table.status().message()));
+    }
+    next->routes[rc.name] = *table;
+  }
+
   // Listeners: an unchanged listener keeps its object; a changed one is rebuilt and the old
   // version drains.
   std::vector<uint16_t> own_ports;

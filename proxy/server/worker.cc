@@ -67,8 +67,28 @@ void Worker::applySnapshot(SnapshotSharedPtr snapshot, SocketChanges changes,
   for (const auto& [name, l] : snapshot_->listeners) {
     if (live.count(l.get()) == 0) retired_.emplace_back(l, deadline);
   }
+  // Pools of clusters the new snapshot does not carry (by object: a changed cluster is a new
+  // object) drain; drained pools without connections go away.
+  std::set<const upstream::Cluster*> live_clusters;
+  for (const auto& [name, c] : snapshot->clusters) live_clusters.insert(c.get());
+  for (auto it = pools_.begin(); it != pools_.end();) {
+    if (live_clusters.count(it->first) == 0) {
+      it->second->drain();
+      retired_pools_.push_back(std::move(it->second));
+      it = pools_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  std::erase_if(retired_pools_, [](const auto& p) { return p->activeCount() == 0; });
   snapshot_ = std::move(snapshot);
   armDrainTimer();
+}
+
+upstream::Http1Pool& Worker::http1Pool(const upstream::ClusterSharedPtr& cluster) {
+  auto& slot = pools_[cluster.get()];
+  if (!slot) slot = std::make_unique<upstream::Http1Pool>(loop_, cluster, index_);
+  return *slot;
 }
 
 void Worker::armDrainTimer() {
@@ -143,6 +163,8 @@ void Worker::shutdown() {
   retired_.clear();
   uv_close(reinterpret_cast<uv_handle_t*>(&drain_timer_), nullptr);
   sessions_.abortAll();
+  for (auto& [c, p] : pools_) p->drain();
+  for (auto& p : retired_pools_) p->drain();
   snapshot_ = std::make_shared<Snapshot>();
   loop_.shutdown();
 }

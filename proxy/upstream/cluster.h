@@ -26,6 +26,8 @@ namespace remora::upstream {
   COUNTER(upstream_cx_none_healthy, "Connections not attempted: no host to connect to")        \
   COUNTER(upstream_flow_control_paused_reading_total, "Upstream reads paused by backpressure") \
   COUNTER(upstream_flow_control_resumed_reading_total, "Upstream reads resumed")               \
+  COUNTER(upstream_rq_total, "Requests sent upstream")                                         \
+  COUNTER(upstream_rq_timeout, "Requests that hit the route timeout")                          \
   GAUGE(membership_total, "Endpoints in the cluster")
 
 REMORA_STATS_STRUCT(ClusterStats, REMORA_CLUSTER_STATS);

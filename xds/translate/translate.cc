@@ -11,6 +11,7 @@
 #include "envoy/extensions/transport_sockets/raw_buffer/v3/raw_buffer.pb.h"
 #include "proxy/common/strings.h"
 #include "udpa/type/v1/typed_struct.pb.h"
+#include "xds/translate/http.h"
 #include "xds/type/v3/typed_struct.pb.h"
 
 namespace remora::xds {
@@ -25,7 +26,11 @@ using envoy::config::listener::v3::Listener;
 using TcpProxyProto = envoy::extensions::filters::network::tcp_proxy::v3::TcpProxy;
 using OriginalDstProto = envoy::extensions::filters::listener::original_dst::v3::OriginalDst;
 
+using HcmProto =
+    envoy::extensions::filters::network::http_connection_manager::v3::HttpConnectionManager;
+
 constexpr std::string_view kTcpProxy = "envoy.filters.network.tcp_proxy";
+constexpr std::string_view kHttpConnectionManager = "envoy.filters.network.http_connection_manager";
 
 // Plain TCP, spelled out (by name, or by an empty RawBuffer typed_config).
 bool isRawBuffer(const envoy::config::core::v3::TransportSocket& ts) {
@@ -196,6 +201,13 @@ absl::StatusOr<config::NetworkFilterConfig> translateNetworkFilter(const Filter&
     auto tcp = translateTcpProxy(t, tpath, notes);
     if (!tcp.ok()) return tcp.status();
     return config::NetworkFilterConfig{std::string(kTcpProxy), *tcp, std::nullopt};
+  }
+  if (any.Is<HcmProto>()) {
+    HcmProto h;
+    if (!any.UnpackTo(&h)) return error(tpath, "cannot decode HttpConnectionManager");
+    auto hcm = translateHttpConnectionManager(h, tpath, notes);
+    if (!hcm.ok()) return hcm.status();
+    return config::NetworkFilterConfig{std::string(kHttpConnectionManager), {}, std::move(*hcm)};
   }
   return error(path, cat("network filter '", f.name(), "' (", describeAny(any),
                          ") is not one remora implements"));

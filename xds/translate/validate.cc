@@ -4,9 +4,11 @@
 #include "envoy/config/bootstrap/v3/bootstrap.pb.h"
 #include "envoy/service/discovery/v3/discovery.pb.h"
 #include "proxy/common/strings.h"
+#include "proxy/http/route_table.h"
 #include "proxy/server/listener.h"
 #include "xds/common/load.h"
 #include "xds/translate/bootstrap.h"
+#include "xds/translate/http.h"
 #include "xds/translate/translate.h"
 
 namespace remora::xds {
@@ -44,6 +46,18 @@ ValidationLine checkAny(const google::protobuf::Any& any,
     any.UnpackTo(&cla);
     line.resource = resourceLabel("cluster_load_assignment", cla.cluster_name());
     st = translateLoadAssignment(cla, line.resource, &notes).status();
+  } else if (any.Is<envoy::config::route::v3::RouteConfiguration>()) {
+    envoy::config::route::v3::RouteConfiguration rc;
+    any.UnpackTo(&rc);
+    line.resource = resourceLabel("route_configuration", rc.name());
+    auto table = translateRouteConfiguration(rc, line.resource, &notes);
+    st = table.status();
+    if (table.ok()) {
+      // Build it as a worker would (regexes compiled once more, domains indexed).
+      if (auto rt = http::RouteTable::create(*table); !rt.ok()) {
+        st = absl::InvalidArgumentError(cat(line.resource, ": ", rt.status().message()));
+      }
+    }
   } else {
     line.resource = any.type_url();
     st = absl::InvalidArgumentError(

@@ -1,0 +1,322 @@
+// HTTP/1.1 upstream pool and connections.
+#include "proxy/upstream/http1_pool.h"
+
+#include "proxy/common/log.h"
+#include "proxy/common/strings.h"
+
+namespace remora::upstream {
+
+// --- Http1Client ---
+
+Http1Client::Http1Client(Http1Pool& pool, net::Connection* conn, net::Address host)
+    : pool_(pool),
+      conn_(conn),
+      host_(std::move(host)),
+      parser_(http::Http1Parser::Mode::Response, http::Http1Limits{}, *this) {
+  conn_->setCallbacks(this);
+  uv_timer_init(pool_.loop().uv(), &connect_timer_);
+  connect_timer_.data = this;
+}
+
+Http1Client::~Http1Client() {
+  // The timer handle lives in this object: it must be closed first (see onClientClosed).
+}
+
+void Http1Client::startRequest(const http::RequestHeaders& headers, http::BodyFraming framing,
+                               bool head, UpstreamStreamCallbacks* callbacks) {
+  stream_ = callbacks;
+  framing_ = framing;
+  request_done_ = framing == http::BodyFraming::None;  // a request without a body is whole
+  response_started_ = false;
+  response_done_ = false;
+  parser_.expectHeadResponse(head);
+  std::string bytes = http::encodeRequestHead(headers, framing);
+  pool_.stats().upstream_cx_tx_bytes_total.inc(bytes.size());
+  conn_->writeCopy(bytes);
+  conn_->readEnable(true);
+}
+
+void Http1Client::sendData(std::string_view data, bool end_stream) {
+  if (closing_) return;
+  pool_.stats().upstream_cx_tx_bytes_total.inc(data.size());
+  if (framing_ == http::BodyFraming::Chunked) {
+    if (!data.empty()) {
+      conn_->writeCopy(http::chunkHeader(data.size()));
+      conn_->writeCopy(data);
+      conn_->writeCopy("\r\n");
+    }
+    if (end_stream) conn_->writeCopy(http::lastChunk({}));
+  } else if (!data.empty()) {
+    conn_->writeCopy(data);
+  }
+  if (end_stream) request_done_ = true;
+}
+
+void Http1Client::sendTrailers(const http::HeaderMap& trailers) {
+  if (closing_) return;
+  // Only chunked framing carries trailers on HTTP/1.1; otherwise they cannot be sent.
+  if (framing_ == http::BodyFraming::Chunked) conn_->writeCopy(http::lastChunk(trailers));
+  request_done_ = true;
+}
+
+void Http1Client::resetStream() {
+  stream_ = nullptr;
+  close();
+}
+
+void Http1Client::readDisable(bool disable) {
+  if (!closing_) conn_->readEnable(!disable);
+}
+
+void Http1Client::close() {
+  if (closing_) return;
+  closing_ = true;
+  uv_timer_stop(&connect_timer_);
+  conn_->close(net::Connection::CloseMode::Abort);
+}
+
+void Http1Client::streamBroken(std::string_view detail) {
+  UpstreamStreamCallbacks* cb = stream_;
+  stream_ = nullptr;
+  close();
+  if (cb != nullptr) cb->onUpstreamReset(!response_started_, detail);
+}
+
+void Http1Client::onConnect(net::Connection&, int status) {
+  uv_timer_stop(&connect_timer_);
+  if (closing_) return;
+  if (status != 0) {
+    pool_.stats().upstream_cx_connect_fail.inc();
+    close();
+    pool_.onConnectFailed(this, cat("connection failure (", uv_err_name(status), ")"));
+    return;
+  }
+  connected_ = true;
+  conn_->readEnable(true);
+  pool_.onConnected(this);
+}
+
+void Http1Client::onData(net::Connection&, event::Block* block) {
+  pool_.stats().upstream_cx_rx_bytes_total.inc(block->len);
+  std::string_view data(block->begin(), block->len);
+  while (!data.empty() && !closing_) {
+    if (stream_ == nullptr) {
+      // Bytes nobody asked for (on an idle connection, or after the response): the
+      // connection's framing can no longer be trusted.
+      REMORA_LOG(Debug, "[C%d] upstream sent %d unexpected bytes; closing", conn_->id(),
+                 data.size());
+      close();
+      break;
+    }
+    size_t used = parser_.feed(data);
+    data.remove_prefix(used);
+    if (parser_.failed()) {
+      streamBroken(cat("protocol error: ", parser_.error().detail));
+      break;
+    }
+    if (parser_.paused()) parser_.resume();
+  }
+  pool_.loop().blocks().release(block);
+}
+
+void Http1Client::onResponseHeaders(http::ResponseHeaders&& headers, bool end_stream) {
+  if (headers.status >= 100 && headers.status < 200) {
+    // Interim responses: the proxy answers 100-continue itself, so these are not forwarded.
+    if (headers.status == 101) {
+      streamBroken("upgrade response without an upgrade request");
+    }
+    informational_ = true;
+    return;
+  }
+  informational_ = false;
+  response_started_ = true;
+  if (stream_ != nullptr) stream_->onResponseHeaders(std::move(headers), end_stream);
+}
+
+void Http1Client::onBody(std::string_view data) {
+  if (stream_ != nullptr) stream_->onResponseData(data);
+}
+
+void Http1Client::onMessageComplete(http::HeaderMap&& trailers) {
+  if (informational_) {
+    informational_ = false;
+    return;
+  }
+  response_done_ = true;
+  UpstreamStreamCallbacks* cb = stream_;
+  stream_ = nullptr;
+  bool reuse = parser_.keepAlive() && request_done_ && !closing_ && !remote_closed_;
+  if (cb != nullptr) cb->onResponseComplete(std::move(trailers));
+  if (closing_) return;
+  if (reuse) {
+    pool_.release(this);
+  } else {
+    close();
+  }
+}
+
+void Http1Client::onEof(net::Connection&) {
+  remote_closed_ = true;
+  if (stream_ != nullptr && parser_.bodyUntilClose()) {
+    parser_.finish();  // completes the response
+    if (parser_.failed()) streamBroken("upstream closed mid-response");
+    if (!closing_) close();
+    return;
+  }
+  if (stream_ != nullptr) {
+    streamBroken("connection termination");
+    return;
+  }
+  close();
+}
+
+void Http1Client::onError(net::Connection&, int uv_error) {
+  remote_closed_ = true;
+  if (!connected_ && !closing_) {
+    pool_.stats().upstream_cx_connect_fail.inc();
+    close();
+    pool_.onConnectFailed(this, cat("connection failure (", uv_err_name(uv_error), ")"));
+    return;
+  }
+  streamBroken(cat("connection termination (", uv_err_name(uv_error), ")"));
+}
+
+void Http1Client::onAboveWriteWatermark(net::Connection&) {
+  if (stream_ != nullptr) stream_->onUpstreamAboveWriteWatermark();
+}
+
+void Http1Client::onBelowWriteWatermark(net::Connection&) {
+  if (stream_ != nullptr) stream_->onUpstreamBelowWriteWatermark();
+}
+
+void Http1Client::onClosed(net::Connection&) {
+  ClusterStats& st = pool_.stats();
+  st.upstream_cx_active.sub();
+  if (remote_closed_) {
+    st.upstream_cx_destroy_remote.inc();
+  } else {
+    st.upstream_cx_destroy_local.inc();
+  }
+  if (stream_ != nullptr) {
+    UpstreamStreamCallbacks* cb = stream_;
+    stream_ = nullptr;
+    cb->onUpstreamReset(!response_started_, "connection termination");
+  }
+  pool_.onClientClosed(this);
+}
+
+// --- Http1Pool ---
+
+Http1Pool::Http1Pool(event::EventLoop& loop, ClusterSharedPtr cluster, size_t worker)
+    : loop_(loop), cluster_(std::move(cluster)), worker_(worker) {}
+
+Http1Pool::~Http1Pool() = default;
+
+uint64_t Http1Pool::newStream(Callbacks& callbacks, const net::Address* original_dst) {
+  if (!idle_.empty()) {
+    Http1Client* c = idle_.front();
+    idle_.pop_front();
+    c->idle_ = false;
+    callbacks.onPoolReady(*c);
+    return 0;
+  }
+  auto dest = cluster_->pickDestination(original_dst, worker_);
+  if (!dest.ok()) {
+    stats().upstream_cx_none_healthy.inc();
+    callbacks.onPoolFailure(PoolFailure::NoHealthyHost, sv(dest.status().message()));
+    return 0;
+  }
+  const config::ClusterConfig& cc = cluster_->config();
+  net::Connection* conn = net::Connection::create(loop_, cc.per_connection_buffer_limit_bytes);
+  auto* client = new Http1Client(*this, conn, *dest);
+  ++clients_;
+  stats().upstream_cx_total.inc();
+  stats().upstream_cx_active.add();
+  uint64_t id = next_id_++;
+  client->pending_id_ = id;
+  pending_.push_back({id, &callbacks});
+  auto st = conn->connect(*dest, cc.source_address ? &*cc.source_address : nullptr);
+  if (!st.ok()) {
+    stats().upstream_cx_connect_fail.inc();
+    client->close();
+    pending_.pop_back();
+    callbacks.onPoolFailure(PoolFailure::ConnectionFailure,
+                            cat("connection failure (", st.message(), ")"));
+    return 0;
+  }
+  uv_timer_start(
+      &client->connect_timer_,
+      [](uv_timer_t* t) {
+        auto* c = static_cast<Http1Client*>(t->data);
+        c->pool_.stats().upstream_cx_connect_timeout.inc();
+        c->pool_.stats().upstream_cx_connect_fail.inc();
+        c->close();
+        c->pool_.onConnectFailed(c, "connection failure (connect timeout)");
+      },
+      static_cast<uint64_t>(cc.connect_timeout.count()), 0);
+  return id;
+}
+
+void Http1Pool::cancel(uint64_t handle) {
+  pending_.remove_if([&](const Pending& p) { return p.id == handle; });
+}
+
+void Http1Pool::onConnected(Http1Client* client) {
+  for (auto it = pending_.begin(); it != pending_.end(); ++it) {
+    if (it->id == client->pending_id_) {
+      Callbacks* cb = it->callbacks;
+      pending_.erase(it);
+      cb->onPoolReady(*client);
+      return;
+    }
+  }
+  release(client);  // its request went away (or was served by another connection)
+}
+
+void Http1Pool::onConnectFailed(Http1Client* client, std::string_view detail) {
+  for (auto it = pending_.begin(); it != pending_.end(); ++it) {
+    if (it->id == client->pending_id_) {
+      Callbacks* cb = it->callbacks;
+      pending_.erase(it);
+      cb->onPoolFailure(PoolFailure::ConnectionFailure, detail);
+      return;
+    }
+  }
+}
+
+void Http1Pool::release(Http1Client* client) {
+  if (draining_) {
+    client->close();
+    return;
+  }
+  if (!pending_.empty()) {
+    // A request is waiting for a connection still being opened: this one is ready now.
+    Pending p = pending_.front();
+    pending_.pop_front();
+    p.callbacks->onPoolReady(*client);
+    return;
+  }
+  client->idle_ = true;
+  client->idle_pos_ = idle_.insert(idle_.end(), client);
+}
+
+void Http1Pool::onClientClosed(Http1Client* client) {
+  if (client->idle_) idle_.erase(client->idle_pos_);
+  client->idle_ = false;
+  --clients_;
+  // The timer handle is inside the client: free the client once the handle has closed.
+  uv_close(reinterpret_cast<uv_handle_t*>(&client->connect_timer_),
+           [](uv_handle_t* h) { delete static_cast<Http1Client*>(h->data); });
+}
+
+void Http1Pool::drain() {
+  draining_ = true;
+  while (!idle_.empty()) {
+    Http1Client* c = idle_.front();
+    idle_.pop_front();
+    c->idle_ = false;
+    c->close();
+  }
+}
+
+}  // namespace remora::upstream

@@ -1,0 +1,151 @@
+// HTTP/1.1 upstream connections, pooled per worker and cluster: a request takes an idle
+// keep-alive connection or opens a new one; a connection carries one request at a time and
+// goes back to the pool when its response completed cleanly with keep-alive.
+#pragma once
+
+#include <uv.h>
+
+#include <list>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "proxy/event/event_loop.h"
+#include "proxy/http/http1_parser.h"
+#include "proxy/net/connection.h"
+#include "proxy/upstream/cluster.h"
+
+namespace remora::upstream {
+
+class Http1Pool;
+
+enum class PoolFailure {
+  NoHealthyHost,      // nowhere to connect (UH)
+  ConnectionFailure,  // refused, reset or timed out while connecting (UF)
+};
+
+// The router's side of one request on an upstream connection.
+class UpstreamStreamCallbacks {
+ public:
+  virtual ~UpstreamStreamCallbacks() = default;
+  virtual void onResponseHeaders(http::ResponseHeaders&& headers, bool end_stream) = 0;
+  virtual void onResponseData(std::string_view data) = 0;
+  // The response is complete (after its body; trailers may be empty).
+  virtual void onResponseComplete(http::HeaderMap&& trailers) = 0;
+  // The connection broke before the response completed. `before_response`: no byte of the
+  // response had arrived. `detail` is for logs and response-code details.
+  virtual void onUpstreamReset(bool before_response, std::string_view detail) = 0;
+  // Flow control: the upstream connection's write queue passed its high watermark / drained.
+  virtual void onUpstreamAboveWriteWatermark() {}
+  virtual void onUpstreamBelowWriteWatermark() {}
+};
+
+// One upstream connection and its response parser.
+class Http1Client : public net::Connection::Callbacks, public http::Http1Parser::Callbacks {
+ public:
+  Http1Client(Http1Pool& pool, net::Connection* conn, net::Address host);
+  ~Http1Client() override;
+
+  const net::Address& host() const { return host_; }
+  net::Connection& connection() { return *conn_; }
+
+  // Sends the request head and binds the stream's callbacks until the response completes.
+  void startRequest(const http::RequestHeaders& headers, http::BodyFraming framing, bool head,
+                    UpstreamStreamCallbacks* callbacks);
+  // Request body bytes, framed as startRequest was told; `end_stream` finishes the request.
+  void sendData(std::string_view data, bool end_stream);
+  void sendTrailers(const http::HeaderMap& trailers);
+  // The stream gives up (timeout, downstream gone): the connection cannot be reused.
+  void resetStream();
+  // Backpressure from the downstream: stop / resume reading the response.
+  void readDisable(bool disable);
+
+  // --- net::Connection::Callbacks ---
+  void onConnect(net::Connection& conn, int status) override;
+  void onData(net::Connection& conn, event::Block* block) override;
+  void onEof(net::Connection& conn) override;
+  void onError(net::Connection& conn, int uv_error) override;
+  void onAboveWriteWatermark(net::Connection& conn) override;
+  void onBelowWriteWatermark(net::Connection& conn) override;
+  void onClosed(net::Connection& conn) override;
+
+  // --- http::Http1Parser::Callbacks ---
+  void onResponseHeaders(http::ResponseHeaders&& headers, bool end_stream) override;
+  void onBody(std::string_view data) override;
+  void onMessageComplete(http::HeaderMap&& trailers) override;
+
+ private:
+  friend class Http1Pool;
+  void streamBroken(std::string_view detail);
+  void close();
+
+  Http1Pool& pool_;
+  net::Connection* conn_;
+  net::Address host_;
+  http::Http1Parser parser_;
+  UpstreamStreamCallbacks* stream_ = nullptr;
+  http::BodyFraming framing_ = http::BodyFraming::None;
+  bool connected_ = false;
+  bool request_done_ = false;  // the whole request has been queued
+  bool response_started_ = false;
+  bool response_done_ = false;
+  bool informational_ = false;  // the message being parsed is a 1xx
+  bool closing_ = false;
+  bool remote_closed_ = false;
+  std::list<Http1Client*>::iterator idle_pos_;
+  bool idle_ = false;
+  uv_timer_t connect_timer_;
+  uint64_t pending_id_ = 0;  // the waiting request this connection is being opened for
+};
+
+class Http1Pool {
+ public:
+  class Callbacks {
+   public:
+    virtual ~Callbacks() = default;
+    virtual void onPoolReady(Http1Client& client) = 0;
+    virtual void onPoolFailure(PoolFailure reason, std::string_view detail) = 0;
+  };
+
+  Http1Pool(event::EventLoop& loop, ClusterSharedPtr cluster, size_t worker);
+  ~Http1Pool();
+  Http1Pool(const Http1Pool&) = delete;
+  Http1Pool& operator=(const Http1Pool&) = delete;
+
+  // Asks for a connection. Returns 0 when the callback already ran (an idle connection, or an
+  // immediate failure); otherwise a handle for cancel().
+  uint64_t newStream(Callbacks& callbacks, const net::Address* original_dst);
+  void cancel(uint64_t handle);
+
+  const Cluster& cluster() const { return *cluster_; }
+  ClusterStats& stats() { return cluster_->stats(worker_); }
+  event::EventLoop& loop() { return loop_; }
+  size_t idleCount() const { return idle_.size(); }
+  size_t activeCount() const { return clients_; }
+  // Closes idle connections; busy ones close when their request ends. The pool may be
+  // destroyed once activeCount() is zero.
+  void drain();
+
+ private:
+  friend class Http1Client;
+  struct Pending {
+    uint64_t id;
+    Callbacks* callbacks;
+  };
+  // Called by clients.
+  void onConnected(Http1Client* client);
+  void onConnectFailed(Http1Client* client, std::string_view detail);
+  void release(Http1Client* client);  // response done with keep-alive: back to idle
+  void onClientClosed(Http1Client* client);
+
+  event::EventLoop& loop_;
+  ClusterSharedPtr cluster_;
+  size_t worker_;
+  std::list<Http1Client*> idle_;
+  std::list<Pending> pending_;
+  uint64_t next_id_ = 1;
+  size_t clients_ = 0;
+  bool draining_ = false;
+};
+
+}  // namespace remora::upstream

@@ -1,0 +1,29 @@
+// Translation of Envoy's HTTP configuration (the http_connection_manager network filter and
+// RouteConfiguration, inline or from RDS) into remora's model, with Envoy's defaults and
+// validation; anything remora does not implement that changes behaviour is an error naming
+// the field path.
+#pragma once
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "envoy/config/route/v3/route.pb.h"
+#include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h"
+#include "proxy/config/http_config.h"
+#include "xds/translate/fields.h"
+
+namespace remora::xds {
+
+// `path` prefixes every message ("listener 'x'.filter_chains[0].filters[0].typed_config").
+absl::StatusOr<config::HttpConnectionManagerConfig> translateHttpConnectionManager(
+    const envoy::extensions::filters::network::http_connection_manager::v3::HttpConnectionManager&
+        hcm,
+    const std::string& path, TranslateNotes* notes);
+
+// A RouteConfiguration, from RDS or inline (`path`: "route_configuration 'name'" or the
+// manager's "...typed_config.route_config").
+absl::StatusOr<config::RouteTableConfig> translateRouteConfiguration(
+    const envoy::config::route::v3::RouteConfiguration& rc, const std::string& path,
+    TranslateNotes* notes);
+
+}  // namespace remora::xds
