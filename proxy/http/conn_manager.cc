@@ -8,19 +8,15 @@
 #include "proxy/common/log.h"
 #include "proxy/common/strings.h"
 #include "proxy/http/access_log.h"
+#include "proxy/http/active_stream.h"
 #include "proxy/http/http1_parser.h"
+#include "proxy/http/http2_server.h"
 #include "proxy/http/route_table.h"
 #include "proxy/net/connection.h"
 #include "proxy/server/worker.h"
 
 namespace remora::http {
 namespace {
-
-uint64_t wallMs() {
-  timeval tv;
-  gettimeofday(&tv, nullptr);
-  return static_cast<uint64_t>(tv.tv_sec) * 1000 + static_cast<uint64_t>(tv.tv_usec) / 1000;
-}
 
 std::mt19937_64& rng() {
   static thread_local std::mt19937_64 r{std::random_device{}()};
@@ -44,387 +40,6 @@ const RouteTable* ConnManagerShared::routeTable(server::Worker& worker) const {
   if (route_table) return route_table.get();
   return worker.snapshot().routeTable(config.rds_name);
 }
-
-// What a stream needs from its connection (HTTP/1.1 now, HTTP/2 later).
-class ResponseEncoder {
- public:
-  virtual ~ResponseEncoder() = default;
-  virtual void encodeHeaders(const ResponseHeaders& headers, bool end_stream) = 0;
-  virtual void encodeData(std::string_view data, bool end_stream) = 0;
-  virtual void encodeTrailers(const HeaderMap& trailers) = 0;
-  virtual void encode100Continue() = 0;
-  // The stream ends without a complete response: the connection cannot go on (HTTP/1.1).
-  virtual void resetStream() = 0;
-  virtual bool writable() const = 0;
-  virtual void readDisable(bool disable) = 0;
-  // The stream is finished on both sides; the connection may take the next one.
-  virtual void streamDone() = 0;
-};
-
-// --- ActiveStream: one request/response exchange ---
-
-class ActiveStream : public FilterCallbacks {
- public:
-  ActiveStream(const ConnManagerShared& shared, server::Worker& worker, ResponseEncoder& encoder,
-               const server::ConnectionInfo& info, ConnManagerStats& stats, std::string protocol,
-               bool secure)
-      : shared_(shared),
-        worker_(worker),
-        encoder_(encoder),
-        stats_(stats),
-        secure_(secure),
-        idle_timer_(worker.loop().uv(), [this] { onIdleTimeout(); }),
-        request_timer_(worker.loop().uv(), [this] { onRequestTimeout(); }) {
-    info_.start_ms = wallMs();
-    info_.start_mono_ms = worker.loop().now();
-    info_.protocol = std::move(protocol);
-    info_.downstream_local = info.original_dst ? *info.original_dst : info.local;
-    info_.downstream_remote = info.peer;
-    for (const auto& f : shared_.filters) {
-      filters_.push_back(f->create());
-      filters_.back()->setCallbacks(this);
-    }
-    stats_.downstream_rq_total.inc();
-    stats_.downstream_rq_active.add();
-    armIdle();
-    if (shared_.config.request_timeout.count() > 0) {
-      request_timer_.enable(static_cast<uint64_t>(shared_.config.request_timeout.count()));
-    }
-  }
-
-  ~ActiveStream() override {
-    if (!filters_destroyed_) {
-      for (auto& f : filters_) f->onDestroy();
-    }
-    stats_.downstream_rq_active.sub();
-  }
-
-  // --- From the codec ---
-  void decodeHeaders(RequestHeaders&& headers, bool end_stream) {
-    request_ = std::move(headers);
-    request_complete_ = end_stream;
-    armIdle();
-    prepareRequest();
-    if (done_) return;
-    runDecodeHeaders(0);
-  }
-
-  void decodeData(std::string_view data, bool end_stream) {
-    if (done_ || response_complete_) return;
-    armIdle();
-    info_.bytes_received += data.size();
-    stats_.downstream_rq_rx_bytes_total.inc(data.size());
-    request_complete_ = end_stream;
-    // Data reaches the filters up to the one that stopped the headers (it asked to see the
-    // body), and waits for the rest until that filter continues.
-    for (size_t i = 0; i < filters_.size(); ++i) {
-      if (decode_stopped_at_ >= 0 && i > static_cast<size_t>(decode_stopped_at_)) {
-        if (held_body_.size() + data.size() > shared_.buffer_limit) {
-          sendLocalReply(413, "Payload Too Large", std::nullopt, "request_payload_too_large");
-          return;
-        }
-        held_body_.append(data);
-        held_end_ = end_stream;
-        return;
-      }
-      if (filters_[i]->decodeData(data, end_stream) == FilterStatus::Stop) break;
-      if (done_) return;
-    }
-    if (end_stream) requestComplete();
-  }
-
-  void decodeTrailers(HeaderMap&& trailers) {
-    if (done_) return;
-    request_complete_ = true;
-    for (auto& f : filters_) {
-      if (f->decodeTrailers(trailers) == FilterStatus::Stop) break;
-      if (done_) return;
-    }
-    requestComplete();
-  }
-
-  // The downstream connection went away (or was reset) before the stream finished.
-  void onDownstreamReset() {
-    if (done_) return;
-    stats_.downstream_rq_rx_reset.inc();
-    info_.setFlag(ResponseFlag::DownstreamConnectionTermination);
-    finish();
-  }
-
-  void onDownstreamWritable() {
-    for (auto& f : filters_) f->onDownstreamWritable();
-  }
-
-  bool done() const { return done_; }
-  bool responseComplete() const { return response_complete_; }
-  bool requestDone() const { return request_complete_; }
-  bool responseStarted() const { return response_started_; }
-
-  // --- FilterCallbacks ---
-  server::Worker& worker() override { return worker_; }
-  StreamInfo& streamInfo() override { return info_; }
-  const Route* route() override {
-    if (!route_cached_) {
-      route_cached_ = true;
-      const RouteTable* table = shared_.routeTable(worker_);
-      route_ = table == nullptr ? nullptr : table->route(request_);
-      if (route_ != nullptr) info_.route_name = route_->config().name;
-    }
-    return route_;
-  }
-  void clearRouteCache() override { route_cached_ = false; }
-  void continueDecoding() override {
-    if (decode_stopped_at_ < 0 || done_) return;
-    size_t from = static_cast<size_t>(decode_stopped_at_) + 1;
-    decode_stopped_at_ = -1;
-    runDecodeHeaders(from);
-    if (done_ || decode_stopped_at_ >= 0) return;
-    if (!held_body_.empty() || held_end_) {
-      std::string body = std::move(held_body_);
-      held_body_.clear();
-      bool end = held_end_;
-      for (size_t i = from; i < filters_.size(); ++i) {
-        if (filters_[i]->decodeData(body, end) == FilterStatus::Stop) break;
-        if (done_) return;
-      }
-    }
-  }
-  void readDisable(bool disable) override { encoder_.readDisable(disable); }
-
-  void encodeHeaders(ResponseHeaders&& headers, bool end_stream) override {
-    if (done_ || response_started_) return;
-    for (auto it = filters_.rbegin(); it != filters_.rend(); ++it) {
-      if ((*it)->encodeHeaders(headers, end_stream) == FilterStatus::Stop) break;
-    }
-    response_started_ = true;
-    info_.response_code = headers.status;
-    if (info_.response_code_details.empty()) info_.response_code_details = "via_upstream";
-    finalizeResponseHeaders(headers);
-    countStatus(headers.status);
-    if (!shared_.access_logs.empty()) info_.response_headers = headers.headers;
-    encoder_.encodeHeaders(headers, end_stream);
-    if (end_stream) responseComplete();
-  }
-
-  void encodeData(std::string_view data, bool end_stream) override {
-    if (done_ || !response_started_ || response_complete_) return;
-    armIdle();
-    info_.bytes_sent += data.size();
-    stats_.downstream_rq_tx_bytes_total.inc(data.size());
-    encoder_.encodeData(data, end_stream);
-    if (end_stream) responseComplete();
-  }
-
-  void encodeTrailers(HeaderMap&& trailers) override {
-    if (done_ || !response_started_ || response_complete_) return;
-    encoder_.encodeTrailers(trailers);
-    responseComplete();
-  }
-
-  bool downstreamWritable() const override { return encoder_.writable(); }
-
-  void sendLocalReply(uint32_t status, std::string_view body, std::optional<ResponseFlag> flag,
-                      std::string_view details) override {
-    if (done_) return;
-    if (flag) info_.setFlag(*flag);
-    if (flag == ResponseFlag::NoRouteFound) stats_.no_route.inc();
-    info_.response_code_details = std::string(details);
-    if (response_started_) {
-      // Too late for a status: the client sees the stream cut off.
-      resetStream(flag.value_or(ResponseFlag::LocalReset), details);
-      return;
-    }
-    ResponseHeaders h;
-    h.status = status;
-    if (!body.empty()) {
-      h.headers.add("content-length", cat(body.size()));
-      h.headers.add("content-type", "text/plain");
-    } else {
-      h.headers.add("content-length", "0");
-    }
-    encodeHeaders(std::move(h), body.empty());
-    if (!body.empty() && !done_) encodeData(body, true);
-  }
-
-  void resetStream(ResponseFlag flag, std::string_view details) override {
-    if (done_) return;
-    info_.setFlag(flag);
-    if (info_.response_code_details.empty()) info_.response_code_details = std::string(details);
-    stats_.downstream_rq_tx_reset.inc();
-    encoder_.resetStream();
-    finish();
-  }
-
-  RequestHeaders& requestHeaders() override { return request_; }
-  bool downstreamSecure() const override { return secure_; }
-
- private:
-  // The manager's own request rules, before any filter sees the request.
-  void prepareRequest() {
-    const auto& c = shared_.config;
-    HeaderMap& h = request_.headers;
-    if (request_.scheme.empty()) request_.scheme = secure_ ? "https" : "http";
-    // Client certificate details are only forwarded when remora sets them (mTLS, later); a
-    // client-supplied value never passes (forward_client_cert_details SANITIZE).
-    h.remove("x-forwarded-client-cert");
-    // x-forwarded-for / x-forwarded-proto (Envoy: the edge appends the peer and owns the
-    // proto; an internal hop passes them on).
-    if (c.use_remote_address) {
-      if (!c.skip_xff_append) {
-        std::string peer = info_.downstream_remote.ip();
-        const std::string* xff = h.get("x-forwarded-for");
-        h.set("x-forwarded-for", xff == nullptr ? peer : cat(*xff, ", ", peer));
-      }
-      h.set("x-forwarded-proto", secure_ ? "https" : "http");
-    } else if (!h.has("x-forwarded-proto")) {
-      h.add("x-forwarded-proto", secure_ ? "https" : "http");
-    }
-    // x-request-id: kept when present (unless the edge does not trust it), else generated.
-    const std::string* rid = h.get("x-request-id");
-    bool regenerate =
-        rid == nullptr || rid->empty() || (c.use_remote_address && !c.preserve_external_request_id);
-    if (regenerate && c.generate_request_id) {
-      h.set("x-request-id", newRequestId());
-      rid = h.get("x-request-id");
-    }
-    if (rid != nullptr) info_.request_id = *rid;
-    if (!c.via.empty()) {
-      const std::string* via = h.get("via");
-      h.set("via", via == nullptr ? c.via : cat(*via, ", ", c.via));
-    }
-    if (request_.method == "CONNECT") {
-      // CONNECT and upgrades are refused until upgrade_configs are supported.
-      sendLocalReply(403, "", std::nullopt, "upgrade_failed");
-      return;
-    }
-    if (const std::string* upgrade = h.get("upgrade"); upgrade != nullptr) {
-      // Upgrades (websocket, h2c) need upgrade_configs, which remora does not take yet: the
-      // request goes on as plain HTTP without them (Envoy does the same).
-      h.remove("upgrade");
-    }
-  }
-
-  void runDecodeHeaders(size_t from) {
-    for (size_t i = from; i < filters_.size(); ++i) {
-      if (filters_[i]->decodeHeaders(request_, request_complete_) == FilterStatus::Stop) {
-        if (!done_ && !response_complete_) decode_stopped_at_ = static_cast<int>(i);
-        return;
-      }
-      if (done_) return;
-    }
-    if (request_complete_) requestComplete();
-  }
-
-  void requestComplete() {
-    request_complete_ = true;
-    request_timer_.disable();
-    maybeFinish();
-  }
-
-  void finalizeResponseHeaders(ResponseHeaders& h) {
-    const auto& c = shared_.config;
-    switch (c.server_header) {
-      case config::HttpConnectionManagerConfig::ServerHeader::Overwrite:
-        h.headers.set("server", c.server_name);
-        break;
-      case config::HttpConnectionManagerConfig::ServerHeader::AppendIfAbsent:
-        if (!h.headers.has("server")) h.headers.add("server", c.server_name);
-        break;
-      case config::HttpConnectionManagerConfig::ServerHeader::PassThrough:
-        break;
-    }
-    if (c.always_set_request_id_in_response && !info_.request_id.empty()) {
-      h.headers.set("x-request-id", info_.request_id);
-    }
-  }
-
-  void countStatus(uint32_t status) {
-    switch (status / 100) {
-      case 1:
-        stats_.downstream_rq_1xx.inc();
-        break;
-      case 2:
-        stats_.downstream_rq_2xx.inc();
-        break;
-      case 3:
-        stats_.downstream_rq_3xx.inc();
-        break;
-      case 4:
-        stats_.downstream_rq_4xx.inc();
-        break;
-      default:
-        stats_.downstream_rq_5xx.inc();
-        break;
-    }
-  }
-
-  void responseComplete() {
-    response_complete_ = true;
-    stats_.downstream_rq_completed.inc();
-    maybeFinish();
-  }
-
-  // Done when the response is complete. A request still being received then is not read
-  // further: the connection (HTTP/1.1) closes after the response, as Envoy does.
-  void maybeFinish() {
-    if (response_complete_) finish();
-  }
-
-  void finish() {
-    if (done_) return;
-    done_ = true;
-    idle_timer_.disable();
-    request_timer_.disable();
-    info_.end_mono_ms = worker_.loop().now();
-    for (auto& f : filters_) f->onDestroy();
-    filters_destroyed_ = true;
-    for (const auto& log : shared_.access_logs) log->log(request_, info_);
-    encoder_.streamDone();
-  }
-
-  void armIdle() {
-    uint64_t ms = static_cast<uint64_t>(shared_.config.stream_idle_timeout.count());
-    if (route_ != nullptr && route_->config().route.idle_timeout) {
-      ms = static_cast<uint64_t>(route_->config().route.idle_timeout->count());
-    }
-    if (ms > 0) idle_timer_.enable(ms);
-  }
-
-  void onIdleTimeout() {
-    stats_.downstream_rq_idle_timeout.inc();
-    info_.setFlag(ResponseFlag::StreamIdleTimeout);
-    // Waiting for the client: 408; waiting for the upstream: 504 (Envoy's choice).
-    sendLocalReply(request_complete_ ? 504 : 408, "stream timeout", std::nullopt,
-                   "stream_idle_timeout");
-  }
-
-  void onRequestTimeout() {
-    if (request_complete_) return;
-    stats_.downstream_rq_timeout.inc();
-    sendLocalReply(408, "request timeout", std::nullopt, "request_overall_timeout");
-  }
-
-  const ConnManagerShared& shared_;
-  server::Worker& worker_;
-  ResponseEncoder& encoder_;
-  ConnManagerStats& stats_;
-  bool secure_;
-  StreamInfo info_;
-  RequestHeaders request_;
-  std::vector<HttpFilterPtr> filters_;
-  const Route* route_ = nullptr;
-  bool route_cached_ = false;
-  int decode_stopped_at_ = -1;
-  std::string held_body_;
-  bool held_end_ = false;
-  bool request_complete_ = false;
-  bool response_started_ = false;
-  bool response_complete_ = false;
-  bool done_ = false;
-  bool filters_destroyed_ = false;
-  event::Timer idle_timer_;
-  event::Timer request_timer_;
-};
 
 // --- Http1ServerConnection: the HTTP/1.1 downstream ---
 
@@ -454,9 +69,10 @@ class Http1ServerConnection : public server::Session,
     stats_.downstream_cx_active.add();
   }
 
-  void start() {
+  void start(std::string_view initial = {}) {
     conn_->readEnable(true);
     armIdle();
+    if (!initial.empty()) dispatch(initial);
   }
 
   // --- server::Session ---
@@ -732,11 +348,71 @@ class Http1ServerConnection : public server::Session,
   event::Timer next_timer_;
 };
 
+// --- Codec detection (codec_type AUTO) ---
+
+// Reads until the first bytes tell HTTP/2's connection preface from anything else, then hands
+// the connection and those bytes to the codec. Only peeks: nothing is consumed or changed.
+class CodecDetector : public server::Session, public net::Connection::Callbacks {
+ public:
+  CodecDetector(std::shared_ptr<const ConnManagerShared> shared, server::Worker& worker,
+                net::Connection* conn, const server::ConnectionInfo& info)
+      : shared_(std::move(shared)), worker_(worker), conn_(conn), info_(info) {
+    worker_.addSession(this, info.listener);
+    conn_->setCallbacks(this);
+    conn_->readEnable(true);
+  }
+  void abort() override { conn_->close(net::Connection::CloseMode::Abort); }
+  void onData(net::Connection&, event::Block* block) override {
+    seen_.append(block->begin(), block->len);
+    worker_.loop().blocks().release(block);
+    static constexpr std::string_view kPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    size_t n = std::min(seen_.size(), kPreface.size());
+    bool h2 = std::string_view(seen_).substr(0, n) == kPreface.substr(0, n);
+    if (h2 && seen_.size() < kPreface.size()) return;  // not sure yet
+    handOver(h2);
+  }
+  void onEof(net::Connection&) override { conn_->close(net::Connection::CloseMode::Flush); }
+  void onError(net::Connection&, int) override { conn_->close(net::Connection::CloseMode::Abort); }
+  void onClosed(net::Connection&) override {
+    worker_.removeSession(this);
+    delete this;
+  }
+
+ private:
+  void handOver(bool h2) {
+    worker_.removeSession(this);
+    std::string seen = std::move(seen_);
+    if (h2) {
+      startHttp2Server(shared_, worker_, conn_, info_, seen);
+    } else {
+      auto* c = new Http1ServerConnection(shared_, worker_, conn_, info_);
+      c->start(seen);
+    }
+    delete this;
+  }
+
+  std::shared_ptr<const ConnManagerShared> shared_;
+  server::Worker& worker_;
+  net::Connection* conn_;
+  server::ConnectionInfo info_;
+  std::string seen_;
+};
+
 void ConnManagerFactory::onAccept(server::Worker& worker, net::Connection* conn,
                                   const server::ConnectionInfo& info) {
-  // HTTP/2 arrives with the next step; until then every connection is HTTP/1.1.
-  auto* c = new Http1ServerConnection(shared_, worker, conn, info);
-  c->start();
+  switch (shared_->config.codec) {
+    case config::HttpConnectionManagerConfig::Codec::Http1: {
+      auto* c = new Http1ServerConnection(shared_, worker, conn, info);
+      c->start();
+      return;
+    }
+    case config::HttpConnectionManagerConfig::Codec::Http2:
+      startHttp2Server(shared_, worker, conn, info, {});
+      return;
+    case config::HttpConnectionManagerConfig::Codec::Auto:
+      new CodecDetector(shared_, worker, conn, info);
+      return;
+  }
 }
 
 }  // namespace remora::http

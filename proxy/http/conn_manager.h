@@ -23,6 +23,18 @@ namespace remora::http {
   COUNTER(downstream_cx_total, "Connections handled")                                          \
   GAUGE(downstream_cx_active, "Connections open")                                              \
   COUNTER(downstream_cx_http1_total, "HTTP/1.1 connections")                                   \
+  COUNTER(downstream_cx_http2_total, "HTTP/2 connections")                                     \
+  COUNTER(downstream_rq_http2_total, "HTTP/2 requests")                                        \
+  COUNTER(http2_rx_reset, "HTTP/2 streams reset by the client")                                \
+  COUNTER(http2_tx_reset, "HTTP/2 streams reset by the proxy")                                 \
+  COUNTER(http2_header_overflow, "HTTP/2 header blocks over the size or count limit")          \
+  COUNTER(http2_premature_reset, "HTTP/2 connections closed for Rapid Reset")                  \
+  COUNTER(http2_inbound_empty_frames_flood, "HTTP/2 connections closed: empty DATA flood")     \
+  COUNTER(http2_inbound_priority_frames_flood, "HTTP/2 connections closed: PRIORITY flood")    \
+  COUNTER(http2_inbound_window_update_frames_flood,                                            \
+          "HTTP/2 connections closed: WINDOW_UPDATE flood")                                    \
+  COUNTER(http2_outbound_control_flood, "HTTP/2 connections closed: PING/SETTINGS flood")      \
+  COUNTER(http2_protocol_error, "HTTP/2 connections closed for a protocol error")              \
   COUNTER(downstream_cx_protocol_error, "Connections closed for a protocol error")             \
   COUNTER(downstream_cx_idle_timeout, "Connections closed after idle_timeout")                 \
   COUNTER(downstream_cx_destroy_remote_active_rq, "Connections the client closed mid-request") \

@@ -65,7 +65,13 @@ void Http1Client::resetStream() {
 }
 
 void Http1Client::readDisable(bool disable) {
-  if (!closing_) conn_->readEnable(!disable);
+  if (closing_ || conn_->reading() == !disable) return;
+  conn_->readEnable(!disable);
+  if (disable) {
+    pool_.stats().upstream_flow_control_paused_reading_total.inc();
+  } else {
+    pool_.stats().upstream_flow_control_resumed_reading_total.inc();
+  }
 }
 
 void Http1Client::close() {

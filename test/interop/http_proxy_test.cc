@@ -318,5 +318,78 @@ TEST_CASE("http: pipelined requests are answered in order; header limits answer 
   CHECK(f.proxy->stat("http.ingress.downstream_rq_too_large") == 2);
 }
 
+std::string attack(uint16_t port, const std::string& name, const std::string& arg = "") {
+  std::vector<std::string> argv{"python3", testing::sourceDir() + "/test/interop/h2_attack.py",
+                                cat(port), name};
+  if (!arg.empty()) argv.push_back(arg);
+  std::string out;
+  runCommand(argv, &out);
+  while (!out.empty() && out.back() == '\n') out.pop_back();
+  return out;
+}
+
+TEST_CASE("http2: nghttp, curl and h2load through remora (HTTP/2 client, HTTP/1.1 upstream)",
+          "[http][http2]") {
+  Fixture f;
+  auto r = curl({"--http2-prior-knowledge", f.url("/hello")});
+  CHECK(r.out == "hello GET /hello");
+  std::string body = testing::randomBytes(3 << 20);
+  std::string file = Binaries::get().dir + "/" + cat("h2body-", getpid(), ".bin");
+  std::ofstream(file, std::ios::binary) << body;
+  r = curl({"--http2-prior-knowledge", "--data-binary", "@" + file, f.url("/echo")});
+  CHECK(testing::sha256Hex(r.out) == testing::sha256Hex(body));
+  std::string out;
+  CHECK(runCommand({"nghttp", "-n", "-s", f.url("/hello"), f.url("/headers")}, &out) == 0);
+  CHECK(runCommand({"h2load", "-n", "2000", "-c", "4", "-m", "8", f.url("/hello")}, &out) == 0);
+  CHECK(out.find("2000 succeeded, 0 failed") != std::string::npos);
+  CHECK(out.find("status codes: 2000 2xx") != std::string::npos);
+  CHECK(f.proxy->stat("http.ingress.downstream_rq_http2_total") >= 2004);
+  CHECK(f.proxy->stat("http.ingress.http2_premature_reset") == 0);
+}
+
+TEST_CASE(
+    "http2: hostile clients are cut off with the right error; a normal request works "
+    "right after each",
+    "[http][http2][security]") {
+  Fixture f;
+  REQUIRE(attack(f.port, "normal") == "response");
+  struct Case {
+    const char* attack;
+    const char* expect;  // the server's answer
+    const char* counter;
+  };
+  const Case cases[] = {
+      // A header block that decodes past the limit: a stream error, not a connection error.
+      {"hpack-bomb", "rst 1 2", "http.ingress.http2_header_overflow"},
+      {"rapid-reset", "goaway 11", "http.ingress.http2_premature_reset"},
+      {"continuation-flood", "goaway 1", "http.ingress.http2_protocol_error"},
+      {"empty-data-flood", "goaway 11", "http.ingress.http2_inbound_empty_frames_flood"},
+      {"priority-flood", "goaway 11", "http.ingress.http2_inbound_priority_frames_flood"},
+      {"window-update-flood", "goaway 11", "http.ingress.http2_inbound_window_update_frames_flood"},
+      {"ping-flood", nullptr, "http.ingress.http2_outbound_control_flood"},
+      {"settings-flood", nullptr, "http.ingress.http2_outbound_control_flood"},
+  };
+  int64_t control_floods = 0;
+  for (const auto& c : cases) {
+    INFO(c.attack);
+    std::string got = attack(f.port, c.attack);
+    if (c.expect != nullptr) {
+      CHECK(got == c.expect);
+      CHECK(f.proxy->stat(c.counter) >= 1);
+    } else {
+      // The acknowledgements it never reads pile up until the connection is dropped.
+      CHECK(got != "open");
+      CHECK(f.proxy->stat(c.counter) == ++control_floods);
+    }
+    CHECK(attack(f.port, "normal") == "response");
+  }
+  // A client that never opens its window while asking for large bodies: the proxy holds back
+  // (reads a bounded amount from the upstream) instead of buffering everything.
+  attack(f.port, "zero-window", "3");
+  CHECK(f.proxy->stat("cluster.backend.upstream_cx_rx_bytes_total") < 40 * (1 << 20));
+  CHECK(f.proxy->stat("cluster.backend.upstream_flow_control_paused_reading_total") >= 1);
+  CHECK(curl({"--http2-prior-knowledge", f.url("/after")}).out == "hello GET /after");
+}
+
 }  // namespace
 }  // namespace remora::integration

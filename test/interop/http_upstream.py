@@ -11,6 +11,7 @@ import http.server, json, socket, sys, threading, time
 
 PORT_FILE, LOG_FILE = sys.argv[1], sys.argv[2]
 log_lock = threading.Lock()
+PATTERN = bytes(range(251))
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -49,7 +50,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.reply(200, body.encode(), "application/json")
         elif self.path.startswith("/bytes/"):
             n = int(self.path.split("/")[2])
-            self.reply(200, bytes(i % 251 for i in range(n)), "application/octet-stream")
+            self.reply(200, (PATTERN * (n // 251 + 1))[:n], "application/octet-stream")
         elif self.path.startswith("/stall"):
             time.sleep(30)
         else:
