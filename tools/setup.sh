@@ -10,7 +10,8 @@ PACKAGES=(
   libuv1-dev node-llhttp libssl-dev libnghttp2-dev
   libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc libabsl-dev
   libyaml-cpp-dev libre2-dev catch2
-  iptables iproute2 util-linux procps curl socat python3 nghttp2-client prometheus openssl
+  iptables iproute2 util-linux procps curl socat python3 nghttp2-client nghttp2-server prometheus
+  openssl
 )
 
 missing=()

@@ -40,6 +40,12 @@ struct ClusterConfig {
   std::optional<net::Address> source_address;
   Duration connect_timeout{std::chrono::seconds(5)};  // Envoy's default
   uint32_t per_connection_buffer_limit_bytes = 1024 * 1024;
+  // The HTTP protocol to upstream hosts (Envoy's HttpProtocolOptions / http2_protocol_options).
+  enum class Protocol { Http1, Http2, UseDownstream };
+  Protocol protocol = Protocol::Http1;
+  uint32_t h2_max_concurrent_streams = 2147483647;
+  uint32_t h2_initial_stream_window_size = 268435456;
+  uint32_t h2_initial_connection_window_size = 268435456;
 
   bool operator==(const ClusterConfig&) const = default;
 };

@@ -72,7 +72,7 @@ void Worker::applySnapshot(SnapshotSharedPtr snapshot, SocketChanges changes,
   std::set<const upstream::Cluster*> live_clusters;
   for (const auto& [name, c] : snapshot->clusters) live_clusters.insert(c.get());
   for (auto it = pools_.begin(); it != pools_.end();) {
-    if (live_clusters.count(it->first) == 0) {
+    if (live_clusters.count(it->first.first) == 0) {
       it->second->drain();
       retired_pools_.push_back(std::move(it->second));
       it = pools_.erase(it);
@@ -85,9 +85,19 @@ void Worker::applySnapshot(SnapshotSharedPtr snapshot, SocketChanges changes,
   armDrainTimer();
 }
 
-upstream::Http1Pool& Worker::http1Pool(const upstream::ClusterSharedPtr& cluster) {
-  auto& slot = pools_[cluster.get()];
-  if (!slot) slot = std::make_unique<upstream::Http1Pool>(loop_, cluster, index_);
+upstream::ConnPool& Worker::connPool(const upstream::ClusterSharedPtr& cluster,
+                                     bool downstream_h2) {
+  using P = config::ClusterConfig::Protocol;
+  P p = cluster->config().protocol;
+  bool h2 = p == P::Http2 || (p == P::UseDownstream && downstream_h2);
+  auto& slot = pools_[{cluster.get(), h2}];
+  if (!slot) {
+    if (h2) {
+      slot = std::make_unique<upstream::Http2Pool>(loop_, cluster, index_);
+    } else {
+      slot = std::make_unique<upstream::Http1Pool>(loop_, cluster, index_);
+    }
+  }
   return *slot;
 }
 

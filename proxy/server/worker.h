@@ -13,7 +13,9 @@
 #include "proxy/event/event_loop.h"
 #include "proxy/server/session.h"
 #include "proxy/server/snapshot.h"
+#include "proxy/upstream/conn_pool.h"
 #include "proxy/upstream/http1_pool.h"
+#include "proxy/upstream/http2_pool.h"
 
 namespace remora::server {
 
@@ -57,9 +59,10 @@ class Worker {
   void removeSession(Session* s);
   size_t activeSessions() const { return sessions_.size(); }
 
-  // This worker's HTTP/1.1 connection pool for a cluster (made on first use). A cluster that
-  // a new snapshot replaces has its pool drained: idle connections close, busy ones finish.
-  upstream::Http1Pool& http1Pool(const upstream::ClusterSharedPtr& cluster);
+  // This worker's connection pool for a cluster (made on first use): HTTP/2 when the cluster
+  // says so (or follows the downstream, and it is HTTP/2), else HTTP/1.1. A cluster that a
+  // new snapshot replaces has its pools drained: idle connections close, busy ones finish.
+  upstream::ConnPool& connPool(const upstream::ClusterSharedPtr& cluster, bool downstream_h2);
   size_t activeListeners() const { return listeners_.size(); }
 
  private:
@@ -75,8 +78,8 @@ class Worker {
   std::map<std::string, ActiveListener*> listeners_;  // by listener name
   // Listener versions no longer in force, and when their remaining sessions are reset.
   std::vector<std::pair<ListenerSharedPtr, uint64_t>> retired_;
-  std::map<const upstream::Cluster*, std::unique_ptr<upstream::Http1Pool>> pools_;
-  std::vector<std::unique_ptr<upstream::Http1Pool>> retired_pools_;
+  std::map<std::pair<const upstream::Cluster*, bool>, std::unique_ptr<upstream::ConnPool>> pools_;
+  std::vector<std::unique_ptr<upstream::ConnPool>> retired_pools_;
   uv_timer_t drain_timer_;
   std::function<void()> on_drained_;
   bool clean_exit_ = false;

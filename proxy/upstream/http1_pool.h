@@ -14,51 +14,33 @@
 #include "proxy/http/http1_parser.h"
 #include "proxy/net/connection.h"
 #include "proxy/upstream/cluster.h"
+#include "proxy/upstream/conn_pool.h"
 
 namespace remora::upstream {
 
 class Http1Pool;
 
-enum class PoolFailure {
-  NoHealthyHost,      // nowhere to connect (UH)
-  ConnectionFailure,  // refused, reset or timed out while connecting (UF)
-};
-
-// The router's side of one request on an upstream connection.
-class UpstreamStreamCallbacks {
- public:
-  virtual ~UpstreamStreamCallbacks() = default;
-  virtual void onResponseHeaders(http::ResponseHeaders&& headers, bool end_stream) = 0;
-  virtual void onResponseData(std::string_view data) = 0;
-  // The response is complete (after its body; trailers may be empty).
-  virtual void onResponseComplete(http::HeaderMap&& trailers) = 0;
-  // The connection broke before the response completed. `before_response`: no byte of the
-  // response had arrived. `detail` is for logs and response-code details.
-  virtual void onUpstreamReset(bool before_response, std::string_view detail) = 0;
-  // Flow control: the upstream connection's write queue passed its high watermark / drained.
-  virtual void onUpstreamAboveWriteWatermark() {}
-  virtual void onUpstreamBelowWriteWatermark() {}
-};
-
 // One upstream connection and its response parser.
-class Http1Client : public net::Connection::Callbacks, public http::Http1Parser::Callbacks {
+class Http1Client : public UpstreamRequest,
+                    public net::Connection::Callbacks,
+                    public http::Http1Parser::Callbacks {
  public:
   Http1Client(Http1Pool& pool, net::Connection* conn, net::Address host);
   ~Http1Client() override;
 
-  const net::Address& host() const { return host_; }
+  const net::Address& host() const override { return host_; }
   net::Connection& connection() { return *conn_; }
 
   // Sends the request head and binds the stream's callbacks until the response completes.
   void startRequest(const http::RequestHeaders& headers, http::BodyFraming framing, bool head,
-                    UpstreamStreamCallbacks* callbacks);
+                    UpstreamStreamCallbacks* callbacks) override;
   // Request body bytes, framed as startRequest was told; `end_stream` finishes the request.
-  void sendData(std::string_view data, bool end_stream);
-  void sendTrailers(const http::HeaderMap& trailers);
+  void sendData(std::string_view data, bool end_stream) override;
+  void sendTrailers(const http::HeaderMap& trailers) override;
   // The stream gives up (timeout, downstream gone): the connection cannot be reused.
-  void resetStream();
+  void resetStream() override;
   // Backpressure from the downstream: stop / resume reading the response.
-  void readDisable(bool disable);
+  void readDisable(bool disable) override;
 
   // --- net::Connection::Callbacks ---
   void onConnect(net::Connection& conn, int status) override;
@@ -98,33 +80,26 @@ class Http1Client : public net::Connection::Callbacks, public http::Http1Parser:
   uint64_t pending_id_ = 0;  // the waiting request this connection is being opened for
 };
 
-class Http1Pool {
+class Http1Pool : public ConnPool {
  public:
-  class Callbacks {
-   public:
-    virtual ~Callbacks() = default;
-    virtual void onPoolReady(Http1Client& client) = 0;
-    virtual void onPoolFailure(PoolFailure reason, std::string_view detail) = 0;
-  };
-
   Http1Pool(event::EventLoop& loop, ClusterSharedPtr cluster, size_t worker);
-  ~Http1Pool();
+  ~Http1Pool() override;
   Http1Pool(const Http1Pool&) = delete;
   Http1Pool& operator=(const Http1Pool&) = delete;
 
   // Asks for a connection. Returns 0 when the callback already ran (an idle connection, or an
   // immediate failure); otherwise a handle for cancel().
-  uint64_t newStream(Callbacks& callbacks, const net::Address* original_dst);
-  void cancel(uint64_t handle);
+  uint64_t newStream(Callbacks& callbacks, const net::Address* original_dst) override;
+  void cancel(uint64_t handle) override;
 
   const Cluster& cluster() const { return *cluster_; }
   ClusterStats& stats() { return cluster_->stats(worker_); }
   event::EventLoop& loop() { return loop_; }
   size_t idleCount() const { return idle_.size(); }
-  size_t activeCount() const { return clients_; }
+  size_t activeCount() const override { return clients_; }
   // Closes idle connections; busy ones close when their request ends. The pool may be
   // destroyed once activeCount() is zero.
-  void drain();
+  void drain() override;
 
  private:
   friend class Http1Client;

@@ -391,5 +391,115 @@ TEST_CASE(
   CHECK(curl({"--http2-prior-knowledge", f.url("/after")}).out == "hello GET /after");
 }
 
+// An HTTP/2-only upstream: grpc-js (gRPC) or nghttpd (files over h2c).
+class H2Upstream {
+ public:
+  static H2Upstream grpc() {
+    H2Upstream u;
+    setenv("NODE_PATH", (testing::sourceDir() + "/xds/proto/node_modules").c_str(), 1);
+    u.proc_ = std::make_unique<Process>(
+        std::vector<std::string>{"node", testing::sourceDir() + "/test/interop/grpc_stream.js",
+                                 "server", u.dir_ + "/port"},
+        u.dir_ + "/server.log");
+    REQUIRE(testing::waitFor([&] {
+      std::ifstream in(u.dir_ + "/port");
+      return static_cast<bool>(in >> u.port_);
+    }));
+    return u;
+  }
+  static H2Upstream files(const std::string& docroot) {
+    H2Upstream u;
+    u.port_ = freePort();
+    u.proc_ = std::make_unique<Process>(
+        std::vector<std::string>{"nghttpd", "--no-tls", "-d", docroot, cat(u.port_)},
+        u.dir_ + "/nghttpd.log");
+    REQUIRE(testing::waitFor([&] {
+      int fd = testing::connectTcp("127.0.0.1", u.port_, 200);
+      if (fd < 0) return false;
+      close(fd);
+      return true;
+    }));
+    return u;
+  }
+  uint16_t port() const { return port_; }
+
+ private:
+  H2Upstream() {
+    dir_ = Binaries::get().dir + "/" + cat("h2up", counter_++, "-", getpid());
+    fs::create_directories(dir_);
+  }
+  static inline int counter_ = 0;
+  std::string dir_;
+  std::unique_ptr<Process> proc_;
+  uint16_t port_ = 0;
+};
+
+std::string h2Bootstrap(uint16_t listen_port, uint16_t upstream_port) {
+  return cat(R"(admin: {address: {socket_address: {address: 127.0.0.1, port_value: 0}}}
+static_resources:
+  listeners:
+  - name: grpc
+    address: {socket_address: {address: 127.0.0.1, port_value: )",
+             listen_port, R"(}}
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          '@type': type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: grpc
+          route_config:
+            virtual_hosts: [{name: all, domains: ['*'], routes: [{match: {prefix: /}, route: {cluster: h2}}]}]
+          http_filters: [{name: envoy.filters.http.router, typed_config: {'@type': type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}}]
+  clusters:
+  - name: h2
+    type: STATIC
+    connect_timeout: 1s
+    typed_extension_protocol_options:
+      envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
+        '@type': type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
+        explicit_http_config: {http2_protocol_options: {max_concurrent_streams: 100}}
+    load_assignment: {cluster_name: h2, endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: )",
+             upstream_port, "}}}}]}]}\n");
+}
+
+TEST_CASE(
+    "grpc: grpc-js client and server through remora: unary, 10,000-message bidirectional "
+    "stream, trailers, status codes, deadlines",
+    "[http][http2][grpc]") {
+  H2Upstream up = H2Upstream::grpc();
+  uint16_t port = freePort();
+  ProxyUnderTest proxy(h2Bootstrap(port, up.port()));
+  REQUIRE(testing::waitFor([&] { return proxy.ready(); }));
+  std::string out;
+  REQUIRE(runCommand({"node", testing::sourceDir() + "/test/interop/grpc_stream.js", "client",
+                      cat("127.0.0.1:", port), "10000"},
+                     &out) == 0);
+  INFO(out);
+  CHECK(out.find(R"("unary":"echo:hi 7")") != std::string::npos);
+  // Every message acknowledged in order; the server's trailers (grpc-status 0, x-count) arrive.
+  CHECK(out.find(R"("chat":{"acks":10000,"inOrder":true,"code":0,"count":"10000"})") !=
+        std::string::npos);
+  CHECK(out.find(R"("fail":"14 failed on purpose")") != std::string::npos);
+  CHECK(out.find(R"("deadline":"4")") != std::string::npos);  // DEADLINE_EXCEEDED
+  CHECK(proxy.stat("http.grpc.downstream_rq_http2_total") == 4);
+  CHECK(proxy.stat("cluster.h2.upstream_cx_total") == 1);  // one multiplexed connection
+}
+
+TEST_CASE("http: an HTTP/1.1 client reaches an HTTP/2-only upstream (nghttpd)", "[http][http2]") {
+  std::string docroot = Binaries::get().dir + "/" + cat("docroot-", getpid());
+  fs::create_directories(docroot);
+  std::string body = testing::randomBytes(2 << 20);
+  std::ofstream(docroot + "/blob", std::ios::binary) << body;
+  H2Upstream up = H2Upstream::files(docroot);
+  uint16_t port = freePort();
+  ProxyUnderTest proxy(h2Bootstrap(port, up.port()));
+  REQUIRE(testing::waitFor([&] { return proxy.ready(); }));
+  auto r = curl({"--http1.1", cat("http://127.0.0.1:", port, "/blob")});
+  REQUIRE(r.rc == 0);
+  CHECK(testing::sha256Hex(r.out) == testing::sha256Hex(body));
+  r = curl({"--http1.1", "-i", cat("http://127.0.0.1:", port, "/missing")});
+  CHECK(r.out.starts_with("HTTP/1.1 404"));
+}
+
 }  // namespace
 }  // namespace remora::integration

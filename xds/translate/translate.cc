@@ -9,6 +9,7 @@
 #include "envoy/extensions/filters/listener/original_dst/v3/original_dst.pb.h"
 #include "envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.pb.h"
 #include "envoy/extensions/transport_sockets/raw_buffer/v3/raw_buffer.pb.h"
+#include "envoy/extensions/upstreams/http/v3/http_protocol_options.pb.h"
 #include "proxy/common/strings.h"
 #include "udpa/type/v1/typed_struct.pb.h"
 #include "xds/translate/http.h"
@@ -396,6 +397,111 @@ absl::StatusOr<std::vector<config::Endpoint>> translateLoadAssignment(
   return healthy.empty() ? degraded : healthy;
 }
 
+// HTTP/2 settings of an upstream (Http2ProtocolOptions): windows and stream counts with
+// Envoy's bounds; anything else that changes behaviour is refused.
+absl::Status translateH2Options(const envoy::config::core::v3::Http2ProtocolOptions& o,
+                                const std::string& path, config::ClusterConfig* out,
+                                TranslateNotes* notes) {
+  if (auto s = checkFields(o, path,
+                           {"max_concurrent_streams", "initial_stream_window_size",
+                            "initial_connection_window_size"},
+                           {}, notes);
+      !s.ok()) {
+    return s;
+  }
+  if (o.has_max_concurrent_streams()) {
+    uint32_t v = o.max_concurrent_streams().value();
+    if (v < 1) return error(fieldPath(path, "max_concurrent_streams"), "must be at least 1");
+    out->h2_max_concurrent_streams = v;
+  }
+  if (o.has_initial_stream_window_size()) {
+    uint32_t v = o.initial_stream_window_size().value();
+    if (v < 65535 || v > 2147483647)
+      return error(fieldPath(path, "initial_stream_window_size"), "must be in 65535..2147483647");
+    out->h2_initial_stream_window_size = v;
+  }
+  if (o.has_initial_connection_window_size()) {
+    uint32_t v = o.initial_connection_window_size().value();
+    if (v < 65535 || v > 2147483647)
+      return error(fieldPath(path, "initial_connection_window_size"),
+                   "must be in 65535..2147483647");
+    out->h2_initial_connection_window_size = v;
+  }
+  return absl::OkStatus();
+}
+
+// Reads the deprecated Cluster.http2_protocol_options / http_protocol_options on purpose.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+absl::Status translateUpstreamProtocol(const Cluster& c, const std::string& path,
+                                       config::ClusterConfig* out, TranslateNotes* notes) {
+  if (c.has_http2_protocol_options()) {  // deprecated spelling, still what many planes send
+    out->protocol = config::ClusterConfig::Protocol::Http2;
+    if (auto s = translateH2Options(c.http2_protocol_options(),
+                                    fieldPath(path, "http2_protocol_options"), out, notes);
+        !s.ok()) {
+      return s;
+    }
+  }
+  if (c.has_http_protocol_options()) {
+    std::string hpath = fieldPath(path, "http_protocol_options");
+    if (auto s = checkFields(c.http_protocol_options(), hpath, {}, {}, notes); !s.ok()) return s;
+  }
+  constexpr std::string_view kKey = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
+  for (const auto& [key, any] : c.typed_extension_protocol_options()) {
+    std::string kpath = cat(path, ".typed_extension_protocol_options['", key, "']");
+    if (key != kKey) return error(kpath, "not supported by remora");
+    envoy::extensions::upstreams::http::v3::HttpProtocolOptions o;
+    if (!any.UnpackTo(&o)) return error(kpath, "cannot decode HttpProtocolOptions");
+    if (auto s = checkFields(o, kpath, {"explicit_http_config", "use_downstream_protocol_config"},
+                             {}, notes);
+        !s.ok()) {
+      return s;
+    }
+    if (o.has_explicit_http_config()) {
+      const auto& e = o.explicit_http_config();
+      std::string epath = fieldPath(kpath, "explicit_http_config");
+      if (e.has_http2_protocol_options()) {
+        out->protocol = config::ClusterConfig::Protocol::Http2;
+        if (auto s = translateH2Options(e.http2_protocol_options(),
+                                        fieldPath(epath, "http2_protocol_options"), out, notes);
+            !s.ok()) {
+          return s;
+        }
+      } else if (e.has_http_protocol_options()) {
+        if (auto s = checkFields(e.http_protocol_options(),
+                                 fieldPath(epath, "http_protocol_options"), {}, {}, notes);
+            !s.ok()) {
+          return s;
+        }
+        out->protocol = config::ClusterConfig::Protocol::Http1;
+      } else {
+        return error(epath, "only http_protocol_options and http2_protocol_options");
+      }
+    } else if (o.has_use_downstream_protocol_config()) {
+      const auto& d = o.use_downstream_protocol_config();
+      std::string dpath = fieldPath(kpath, "use_downstream_protocol_config");
+      if (auto s =
+              checkFields(d, dpath, {"http_protocol_options", "http2_protocol_options"}, {}, notes);
+          !s.ok()) {
+        return s;
+      }
+      if (d.has_http2_protocol_options()) {
+        if (auto s = translateH2Options(d.http2_protocol_options(),
+                                        fieldPath(dpath, "http2_protocol_options"), out, notes);
+            !s.ok()) {
+          return s;
+        }
+      }
+      out->protocol = config::ClusterConfig::Protocol::UseDownstream;
+    } else {
+      return error(kpath, "auto_config (ALPN) is not supported by remora");
+    }
+  }
+  return absl::OkStatus();
+}
+#pragma GCC diagnostic pop
+
 absl::StatusOr<config::ClusterConfig> translateCluster(const Cluster& c, TranslateNotes* notes) {
   std::string path = resourceLabel("cluster", c.name());
   if (auto s = checkFields(
@@ -403,7 +509,8 @@ absl::StatusOr<config::ClusterConfig> translateCluster(const Cluster& c, Transla
           {"name", "type", "connect_timeout", "load_assignment", "eds_cluster_config", "lb_policy",
            "upstream_bind_config", "per_connection_buffer_limit_bytes", "cleanup_interval",
            "dns_lookup_family", "dns_refresh_rate", "respect_dns_ttl", "circuit_breakers",
-           "common_lb_config", "transport_socket"},
+           "common_lb_config", "transport_socket", "http2_protocol_options",
+           "typed_extension_protocol_options", "http_protocol_options"},
           {"alt_stat_name", "metadata", "track_timeout_budgets", "track_cluster_stats"}, notes);
       !s.ok()) {
     return s;
@@ -486,6 +593,7 @@ absl::StatusOr<config::ClusterConfig> translateCluster(const Cluster& c, Transla
                    cat("'", ts.name(), "' is not supported (only raw_buffer)"));
     }
   }
+  if (auto st = translateUpstreamProtocol(c, path, &out, notes); !st.ok()) return st;
   // dns_lookup_family, dns_refresh_rate and respect_dns_ttl are accepted because no DNS
   // cluster type is: for STATIC, EDS and ORIGINAL_DST they change nothing.
   if (c.has_cleanup_interval() && out.type != config::ClusterConfig::Type::OriginalDst) {

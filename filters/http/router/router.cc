@@ -26,7 +26,7 @@ uint64_t randomValue() {
 }
 
 class Router : public http::HttpFilter,
-               public upstream::Http1Pool::Callbacks,
+               public upstream::ConnPool::Callbacks,
                public upstream::UpstreamStreamCallbacks {
  public:
   ~Router() override { release(); }
@@ -74,7 +74,7 @@ class Router : public http::HttpFilter,
     timeout_ms_ = static_cast<uint64_t>(entry.route.timeout.count());
     timer_ = std::make_unique<event::Timer>(worker.loop().uv(), [this] { onTimeout(); });
     if (end_stream) startTimer();
-    pool_ = &worker.http1Pool(cluster_);
+    pool_ = &worker.connPool(cluster_, info.protocol == "HTTP/2");
     const net::Address* original_dst =
         info.downstream_local.valid() ? &info.downstream_local : nullptr;
     waiting_ = true;
@@ -123,7 +123,7 @@ class Router : public http::HttpFilter,
   void onDestroy() override { release(); }
 
   // --- Http1Pool::Callbacks ---
-  void onPoolReady(upstream::Http1Client& client) override {
+  void onPoolReady(upstream::UpstreamRequest& client) override {
     waiting_ = false;
     handle_ = 0;
     if (done_) {
@@ -271,7 +271,7 @@ class Router : public http::HttpFilter,
     waiting_ = false;
     handle_ = 0;
     if (client_ != nullptr) {
-      upstream::Http1Client* c = client_;
+      upstream::UpstreamRequest* c = client_;
       client_ = nullptr;
       c->resetStream();
     }
@@ -280,8 +280,8 @@ class Router : public http::HttpFilter,
   const http::Route* route_ = nullptr;
   const config::RouteWeightedCluster* picked_ = nullptr;
   upstream::ClusterSharedPtr cluster_;
-  upstream::Http1Pool* pool_ = nullptr;
-  upstream::Http1Client* client_ = nullptr;
+  upstream::ConnPool* pool_ = nullptr;
+  upstream::UpstreamRequest* client_ = nullptr;
   uint64_t handle_ = 0;
   bool waiting_ = false;
   http::BodyFraming framing_ = http::BodyFraming::None;
