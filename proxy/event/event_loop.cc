@@ -1,6 +1,8 @@
 // Event loop lifecycle and cross-thread task posting.
 #include "proxy/event/event_loop.h"
 
+#include <algorithm>
+
 #include "proxy/common/assert.h"
 #include "proxy/common/log.h"
 
@@ -10,6 +12,42 @@ EventLoop::EventLoop(std::string name) : name_(std::move(name)) {
   RELEASE_ASSERT(uv_loop_init(&loop_) == 0, "uv_loop_init");
   RELEASE_ASSERT(uv_async_init(&loop_, &async_, &EventLoop::onAsync) == 0, "uv_async_init");
   async_.data = this;
+  uv_check_init(&loop_, &check_);
+  check_.data = this;
+  uv_idle_init(&loop_, &idle_);
+}
+
+void EventLoop::deferToEndOfIteration(EndOfIteration* task) {
+  if (task->queued_) return;
+  task->queued_ = true;
+  end_tasks_.push_back(task);
+  if (end_tasks_.size() == 1) {
+    uv_check_start(&check_, &EventLoop::onCheck);
+    uv_idle_start(&idle_, [](uv_idle_t*) {});
+  }
+}
+
+void EventLoop::cancelEndOfIteration(EndOfIteration* task) {
+  if (!task->queued_) return;
+  task->queued_ = false;
+  std::erase(end_tasks_, task);
+  std::replace(running_.begin(), running_.end(), task, static_cast<EndOfIteration*>(nullptr));
+}
+
+void EventLoop::onCheck(uv_check_t* handle) {
+  auto* self = static_cast<EventLoop*>(handle->data);
+  while (!self->end_tasks_.empty()) {
+    self->running_.swap(self->end_tasks_);
+    for (size_t i = 0; i < self->running_.size(); ++i) {
+      EndOfIteration* t = self->running_[i];
+      if (t == nullptr) continue;  // cancelled while earlier ones ran
+      t->queued_ = false;
+      t->runEndOfIteration();
+    }
+    self->running_.clear();
+  }
+  uv_check_stop(&self->check_);
+  uv_idle_stop(&self->idle_);
 }
 
 EventLoop::~EventLoop() {
@@ -50,6 +88,8 @@ void EventLoop::shutdown() {
   }
   drainTasks();
   uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&check_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&idle_), nullptr);
 }
 
 bool EventLoop::close() {

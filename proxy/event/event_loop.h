@@ -13,6 +13,21 @@
 
 namespace remora::event {
 
+// Work that runs once at the end of the current loop iteration, after every I/O callback of
+// it: connections coalesce the small writes one event produces (a response head and its body)
+// into one syscall and one segment.
+class EndOfIteration {
+ public:
+  virtual void runEndOfIteration() = 0;
+
+ protected:
+  virtual ~EndOfIteration() = default;
+
+ private:
+  friend class EventLoop;
+  bool queued_ = false;
+};
+
 class EventLoop {
  public:
   explicit EventLoop(std::string name);
@@ -29,6 +44,11 @@ class EventLoop {
   // Runs fn on this loop's thread. Safe from any thread; a no-op after shutdown().
   void post(std::function<void()> fn);
 
+  // From the loop's thread: runs task->runEndOfIteration() once, at the end of this iteration
+  // (the loop does not block in poll meanwhile). cancel() before the task goes away.
+  void deferToEndOfIteration(EndOfIteration* task);
+  void cancelEndOfIteration(EndOfIteration* task);
+
   // Runs the loop until every handle is closed (after shutdown() and the owners' closes).
   void run();
   // From the loop's thread: closes the task queue's handle so that run() can return once the
@@ -39,11 +59,16 @@ class EventLoop {
 
  private:
   static void onAsync(uv_async_t* handle);
+  static void onCheck(uv_check_t* handle);
   void drainTasks();
 
   std::string name_;
   uv_loop_t loop_;
   uv_async_t async_;
+  uv_check_t check_;  // runs the end-of-iteration tasks
+  uv_idle_t idle_;    // active while tasks wait: poll does not block
+  std::vector<EndOfIteration*> end_tasks_;
+  std::vector<EndOfIteration*> running_;
   BlockPool blocks_;
   std::mutex mu_;
   std::vector<std::function<void()>> tasks_;  // guarded by mu_

@@ -173,6 +173,7 @@ void Connection::failed(int uv_error) {
 }
 
 void Connection::write(event::Block* block) {
+  if (staged_ != nullptr && block != staged_) flushStaged();  // keep the byte order
   if (closing_ || shutdown_requested_ || block->len == 0) {
     loop_.blocks().release(block);
     return;
@@ -207,14 +208,29 @@ void Connection::write(event::Block* block) {
 }
 
 void Connection::writeCopy(std::string_view bytes) {
+  if (closing_ || shutdown_requested_) return;
   while (!bytes.empty()) {
-    event::Block* b = loop_.blocks().acquire();
-    size_t n = std::min<size_t>(bytes.size(), event::Block::capacity());
-    std::memcpy(b->data, bytes.data(), n);
-    b->len = static_cast<uint32_t>(n);
+    if (staged_ == nullptr) {
+      staged_ = loop_.blocks().acquire();
+      staged_->start = 0;
+      staged_->len = 0;
+      loop_.deferToEndOfIteration(this);
+    }
+    size_t room = event::Block::capacity() - staged_->len;
+    size_t n = std::min(bytes.size(), room);
+    std::memcpy(staged_->data + staged_->len, bytes.data(), n);
+    staged_->len += static_cast<uint32_t>(n);
     bytes.remove_prefix(n);
-    write(b);
+    if (staged_->len == event::Block::capacity()) flushStaged();
   }
+}
+
+void Connection::flushStaged() {
+  if (staged_ == nullptr) return;
+  event::Block* b = staged_;
+  staged_ = nullptr;
+  loop_.cancelEndOfIteration(this);
+  write(b);
 }
 
 void Connection::onWriteDone(uv_write_t* req, int status) {
@@ -237,6 +253,7 @@ void Connection::queuedBytesReleased(size_t n) {
 
 void Connection::shutdownWrite() {
   if (closing_ || shutdown_requested_) return;
+  flushStaged();
   shutdown_requested_ = true;
   int rc = uv_shutdown(&shutdown_req_, stream(), &Connection::onShutdownDone);
   if (rc != 0) {
@@ -262,6 +279,7 @@ void Connection::onShutdownDone(uv_shutdown_t* req, int status) {
 
 void Connection::close(CloseMode mode) {
   if (uv_is_closing(reinterpret_cast<uv_handle_t*>(&tcp_))) return;
+  if (mode == CloseMode::Flush && !closing_) flushStaged();
   if (mode == CloseMode::Flush) {
     if (close_after_shutdown_) return;  // already flushing
     if (write_watermark_.bytes() > 0) {
@@ -287,6 +305,11 @@ void Connection::close(CloseMode mode) {
 
 void Connection::closeNow(CloseMode mode) {
   if (uv_is_closing(reinterpret_cast<uv_handle_t*>(&tcp_))) return;
+  if (staged_ != nullptr) {  // never written: dropped
+    loop_.cancelEndOfIteration(this);
+    loop_.blocks().release(staged_);
+    staged_ = nullptr;
+  }
   closing_ = true;
   close_after_shutdown_ = false;
   reading_ = false;

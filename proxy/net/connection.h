@@ -16,7 +16,7 @@
 
 namespace remora::net {
 
-class Connection {
+class Connection : private event::EndOfIteration {
  public:
   class Callbacks {
    public:
@@ -64,7 +64,8 @@ class Connection {
   bool reading() const { return reading_; }
   // Queues a block (ownership passes); tries to write it at once.
   void write(event::Block* block);
-  // Copies bytes into blocks and queues them (for small control-path writes).
+  // Copies bytes into a staging block; what one loop iteration stages goes out in one write at
+  // its end (or sooner when the block fills, or before a write()/shutdown/flush-close).
   void writeCopy(std::string_view bytes);
   // Sends FIN once every queued byte is written.
   void shutdownWrite();
@@ -92,6 +93,8 @@ class Connection {
   static void onCloseDone(uv_handle_t* handle);
 
   void failed(int uv_error);
+  void runEndOfIteration() override { flushStaged(); }
+  void flushStaged();
   bool peerReset() const;
   void closeNow(CloseMode mode);
   void queuedBytesReleased(size_t n);
@@ -102,6 +105,7 @@ class Connection {
   uv_connect_t connect_req_;
   uv_shutdown_t shutdown_req_;
   Callbacks* callbacks_ = nullptr;
+  event::Block* staged_ = nullptr;  // writeCopy's bytes not yet handed to libuv
   Watermark write_watermark_;
   uint64_t id_;
   uint64_t bytes_read_ = 0;

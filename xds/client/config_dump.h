@@ -1,5 +1,6 @@
 // /config_dump in Envoy's layout (envoy.admin.v3.ConfigDump): the bootstrap, then clusters,
-// endpoints and listeners as applied, static and dynamic, with versions and update times.
+// endpoints, listeners and route configurations as applied, static and dynamic, with versions
+// and update times.
 #pragma once
 
 #include <string>

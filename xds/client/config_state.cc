@@ -7,7 +7,9 @@
 #include "envoy/config/cluster/v3/cluster.pb.h"
 #include "envoy/config/endpoint/v3/endpoint.pb.h"
 #include "envoy/config/listener/v3/listener.pb.h"
+#include "envoy/config/route/v3/route.pb.h"
 #include "proxy/common/strings.h"
+#include "xds/translate/http.h"
 #include "xds/translate/translate.h"
 
 namespace remora::xds {
@@ -29,8 +31,8 @@ std::string_view kindName(ResourceType type) {
   return "resource";
 }
 
-// The name of a Listener, Cluster or ClusterLoadAssignment is field 1 (a string) in all
-// three; read just that field from the serialized bytes.
+// The name of a Listener, Cluster, ClusterLoadAssignment or RouteConfiguration is field 1 (a
+// string) in all four; read just that field from the serialized bytes.
 std::string peekName(const google::protobuf::Any& any) {
   google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(any.value().data()),
                                             static_cast<int>(any.value().size()));
@@ -45,6 +47,18 @@ std::string peekName(const google::protobuf::Any& any) {
     }
     if (!google::protobuf::internal::WireFormatLite::SkipField(&in, tag)) return {};
   }
+}
+
+// The RDS names of a listener's http_connection_managers (inline route tables need none).
+void addRdsNames(const config::ListenerConfig& l, std::set<std::string>* out) {
+  auto chain = [&](const config::FilterChainConfig& fc) {
+    for (const auto& f : fc.filters) {
+      if (f.http && !f.http->route_config && !f.http->rds_name.empty())
+        out->insert(f.http->rds_name);
+    }
+  };
+  for (const auto& fc : l.filter_chains) chain(fc);
+  if (l.default_filter_chain) chain(*l.default_filter_chain);
 }
 
 }  // namespace
@@ -98,6 +112,17 @@ absl::Status ConfigState::translateOne(ResourceType type, const google::protobuf
       absent_.erase(cla.cluster_name());
       return absl::OkStatus();
     }
+    case ResourceType::RouteConfiguration: {
+      envoy::config::route::v3::RouteConfiguration rc;
+      if (!any.UnpackTo(&rc)) return absl::InvalidArgumentError("malformed RouteConfiguration");
+      *name = rc.name();
+      auto table =
+          translateRouteConfiguration(rc, resourceLabel("route_configuration", rc.name()), notes);
+      if (!table.ok()) return table.status();
+      routes_[rc.name()] = std::make_shared<const config::RouteTableConfig>(std::move(*table));
+      absent_routes_.erase(rc.name());
+      return absl::OkStatus();
+    }
     default:
       return absl::InvalidArgumentError(cat(typeUrl(type), " is not supported yet"));
   }
@@ -118,6 +143,9 @@ void ConfigState::remove(ResourceType type, const std::string& name) {
       break;
     case ResourceType::ClusterLoadAssignment:
       endpoints_.erase(name);
+      break;
+    case ResourceType::RouteConfiguration:
+      routes_.erase(name);
       break;
     default:
       break;
@@ -182,6 +210,7 @@ absl::Status ConfigState::applyDelta(
       // A Resource without a body: the server says it does not exist.
       remove(type, r.name());
       if (type == ResourceType::ClusterLoadAssignment) absent_.insert(r.name());
+      if (type == ResourceType::RouteConfiguration) absent_routes_.insert(r.name());
       continue;
     }
     std::string name;
@@ -199,6 +228,7 @@ absl::Status ConfigState::applyDelta(
   for (const auto& name : removed) {
     remove(type, name);
     if (type == ResourceType::ClusterLoadAssignment) absent_.insert(name);
+    if (type == ResourceType::RouteConfiguration) absent_routes_.insert(name);
   }
   return absl::OkStatus();
 }
@@ -217,6 +247,65 @@ void ConfigState::pruneEndpoints() {
   for (auto it = absent_.begin(); it != absent_.end();) {
     it = needed.count(*it) == 0 ? absent_.erase(it) : std::next(it);
   }
+}
+
+void ConfigState::markRouteAbsent(const std::string& name) {
+  if (routes_.count(name) == 0) absent_routes_.insert(name);
+}
+
+void ConfigState::pruneRoutes() {
+  std::set<std::string> needed = rdsNames();
+  std::vector<std::string> gone;
+  for (const auto& [name, e] : resources(ResourceType::RouteConfiguration)) {
+    if (needed.count(name) == 0) gone.push_back(name);
+  }
+  for (const auto& n : gone) remove(ResourceType::RouteConfiguration, n);
+  for (auto it = absent_routes_.begin(); it != absent_routes_.end();) {
+    it = needed.count(*it) == 0 ? absent_routes_.erase(it) : std::next(it);
+  }
+}
+
+std::set<std::string> ConfigState::rdsNames() const {
+  std::set<std::string> out;
+  for (const auto& l : static_.listeners) addRdsNames(l, &out);
+  for (const auto& [name, l] : listeners_) addRdsNames(*l, &out);
+  // A listener in force keeps its routes until its new version has replaced it.
+  for (const auto& [name, a] : active_listeners_) addRdsNames(*a.config, &out);
+  return out;
+}
+
+std::set<std::string> ConfigState::pendingRoutes() const {
+  std::set<std::string> out;
+  for (const auto& n : rdsNames()) {
+    if (routes_.count(n) == 0 && absent_routes_.count(n) == 0) out.insert(n);
+  }
+  return out;
+}
+
+bool ConfigState::routesWarm(const config::ListenerConfig& l) const {
+  std::set<std::string> names;
+  addRdsNames(l, &names);
+  for (const auto& n : names) {
+    if (routes_.count(n) == 0 && absent_routes_.count(n) == 0) return false;
+  }
+  return true;
+}
+
+std::vector<std::string> ConfigState::warmingListeners() const {
+  std::vector<std::string> out;
+  for (const auto& [name, l] : listeners_) {
+    if (!routesWarm(*l)) out.push_back(name);
+  }
+  return out;
+}
+
+std::map<std::string, std::shared_ptr<const ResourceEntry>> ConfigState::activeListenerResources()
+    const {
+  std::map<std::string, std::shared_ptr<const ResourceEntry>> out;
+  for (const auto& [name, a] : active_listeners_) {
+    if (listeners_.count(name) != 0 && a.raw) out[name] = a.raw;
+  }
+  return out;
 }
 
 std::set<std::string> ConfigState::edsNames() const {
@@ -252,7 +341,20 @@ config::ProxyConfig ConfigState::assemble() const {
       out.clusters.push_back(active->second);  // make before break: the old version serves
     }
   }
-  for (const auto& [name, l] : listeners_) out.listeners.push_back(*l);
+  // Static listeners serve from the start (a missing route table answers 404 until it
+  // arrives); LDS listeners warm.
+  for (const auto& [name, l] : listeners_) {
+    if (routesWarm(*l)) {
+      out.listeners.push_back(*l);
+    } else if (auto active = active_listeners_.find(name); active != active_listeners_.end()) {
+      out.listeners.push_back(*active->second.config);  // make before break
+    }
+  }
+  std::set<std::string> used;
+  for (const auto& l : out.listeners) addRdsNames(l, &used);
+  for (const auto& n : used) {
+    if (auto it = routes_.find(n); it != routes_.end()) out.routes.push_back(*it->second);
+  }
   return out;
 }
 
@@ -261,6 +363,19 @@ void ConfigState::commitActive(const config::ProxyConfig& applied) {
   for (const auto& c : applied.clusters) {
     if (clusters_.count(c.name) != 0) active_clusters_[c.name] = c;
   }
+  std::map<std::string, ActiveListener> next;
+  const ResourceMap& raw = resources(ResourceType::Listener);
+  for (const auto& l : applied.listeners) {
+    auto it = listeners_.find(l.name);
+    if (it == listeners_.end()) continue;  // static
+    if (routesWarm(*it->second)) {
+      auto r = raw.find(l.name);
+      next[l.name] = ActiveListener{it->second, r == raw.end() ? nullptr : r->second};
+    } else if (auto a = active_listeners_.find(l.name); a != active_listeners_.end()) {
+      next[l.name] = a->second;
+    }
+  }
+  active_listeners_ = std::move(next);
 }
 
 std::vector<std::string> ConfigState::warmingClusters() const {

@@ -49,17 +49,34 @@ class ConfigState {
   void markAbsent(const std::string& service_name);
   // Drops endpoints no cluster refers to any more (EDS is not a wildcard type).
   void pruneEndpoints();
+  // A RouteConfiguration that did not arrive in time counts as missing: its listeners go into
+  // service and answer 404 (NR), as Envoy's do.
+  void markRouteAbsent(const std::string& name);
+  // Drops route configurations no listener (in force or warming) refers to any more.
+  void pruneRoutes();
 
   // The configuration to run: static resources, then dynamic ones. An EDS cluster warms
-  // (is left out, or keeps its previous version) until its endpoints arrive or time out.
+  // (is left out, or keeps its previous version) until its endpoints arrive or time out; a
+  // listener likewise until the route configurations its managers name via RDS do. `routes`
+  // holds the warm route configurations the assembled listeners use.
   config::ProxyConfig assemble() const;
-  // Makes the assembled clusters the active ones (make-before-break: the warming version of
-  // a cluster replaces the active one only once warm).
+  // Makes the assembled clusters and listeners the active ones (make-before-break: the
+  // warming version of a cluster or listener replaces the active one only once warm).
   void commitActive(const config::ProxyConfig& applied);
 
   // ClusterLoadAssignment names the CDS clusters need.
   std::set<std::string> edsNames() const;
   std::vector<std::string> warmingClusters() const;
+  // RouteConfiguration names the listeners need: those of every http_connection_manager with
+  // `rds`, in static listeners, LDS listeners and the versions of them still in force.
+  std::set<std::string> rdsNames() const;
+  // Of rdsNames(), those neither arrived nor given up on.
+  std::set<std::string> pendingRoutes() const;
+  // LDS listeners whose current version waits for its route configurations.
+  std::vector<std::string> warmingListeners() const;
+  // The accepted resource of each LDS listener in force (for a warming listener: its previous
+  // version, if it had one).
+  std::map<std::string, std::shared_ptr<const ResourceEntry>> activeListenerResources() const;
 
   const ResourceMap& resources(ResourceType type) const;
   const config::ProxyConfig& staticConfig() const { return static_; }
@@ -80,6 +97,16 @@ class ConfigState {
   std::map<std::string, std::shared_ptr<const std::vector<config::Endpoint>>> endpoints_;
   std::set<std::string> absent_;                                  // EDS names given up on
   std::map<std::string, config::ClusterConfig> active_clusters_;  // last applied versions
+  // RDS, by route configuration name.
+  std::map<std::string, std::shared_ptr<const config::RouteTableConfig>> routes_;
+  std::set<std::string> absent_routes_;  // RDS names given up on (or removed by the server)
+  struct ActiveListener {
+    std::shared_ptr<const config::ListenerConfig> config;
+    std::shared_ptr<const ResourceEntry> raw;
+  };
+  std::map<std::string, ActiveListener> active_listeners_;  // last applied LDS versions
+
+  bool routesWarm(const config::ListenerConfig& l) const;
 };
 
 }  // namespace remora::xds

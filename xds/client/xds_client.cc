@@ -9,6 +9,7 @@
 #include <deque>
 #include <random>
 
+#include "envoy/config/endpoint/v3/endpoint.pb.h"
 #include "proxy/common/log.h"
 #include "proxy/common/strings.h"
 #include "xds/common/grpc_cq.h"
@@ -26,7 +27,7 @@ constexpr uint64_t kBackoffMaxMs = 30'000;
 
 // The order in which types are subscribed and, within one response batch, applied.
 constexpr ResourceType kOrder[] = {ResourceType::Cluster, ResourceType::ClusterLoadAssignment,
-                                   ResourceType::Listener};
+                                   ResourceType::Listener, ResourceType::RouteConfiguration};
 
 }  // namespace
 
@@ -34,11 +35,11 @@ constexpr ResourceType kOrder[] = {ResourceType::Cluster, ResourceType::ClusterL
 struct XdsClient::Pending {
   uint64_t generation = 0;
   ResourceType type = ResourceType::Cluster;
-  bool local = false;  // a local change (endpoints timed out): no ACK
+  bool local = false;  // a local change (endpoints or routes timed out): no ACK
   DiscoveryResponse sotw;
   DeltaDiscoveryResponse delta;
   bool is_delta = false;
-  std::vector<std::string> absent;  // local: endpoint names that timed out
+  std::vector<std::string> absent;  // local: endpoint or route names that timed out
 };
 
 // --- Stream: one gRPC call, SotW or Delta ---
@@ -292,6 +293,9 @@ XdsClient::XdsClient(AdsConfig ads, envoy::config::core::v3::Node node,
   typeScope(ResourceType::Cluster, "cluster_manager.cds.");
   typeScope(ResourceType::ClusterLoadAssignment, "cluster_manager.eds.");
   typeScope(ResourceType::Listener, "listener_manager.lds.");
+  // Envoy counts RDS per manager and route configuration (http.<prefix>.rds.<name>.); one
+  // scope for the type matches the others and is what a dashboard of ACK/NACKs needs.
+  typeScope(ResourceType::RouteConfiguration, "rds.");
   auto cp = std::make_shared<stats::CallbackScope>(
       "control_plane.", "control_plane", [this](const stats::StatVisitor& v) {
         v({"connected_state", stats::Kind::Gauge, "1 while the ADS stream is up",
@@ -364,10 +368,12 @@ void XdsClient::connect() {
              ads_.delta ? "incremental" : "state of the world");
   stream_ = std::make_shared<Stream>(*this, generation_, ads_.delta);
   stream_->start(stub_.get(), cq_->cq(), stream_);
-  // Subscribe in make-before-break order: CDS, then EDS (for known clusters), then LDS.
+  // Subscribe in make-before-break order: CDS, then EDS (for known clusters), then LDS, then
+  // RDS (for known listeners).
   if (ads_.cds) subscribe(ResourceType::Cluster, {});
   updateEdsSubscription();
   if (cds_done_) maybeStartLds();
+  updateRdsSubscription();
 }
 
 void XdsClient::onStreamReady(uint64_t gen) {
@@ -464,6 +470,35 @@ void XdsClient::updateEdsSubscription() {
   armFetchTimer();
 }
 
+void XdsClient::updateRdsSubscription() {
+  // Arrived (or said by the server not to exist, or no longer needed): no deadline.
+  std::set<std::string> pending = state_.pendingRoutes();
+  for (auto it = rds_deadlines_.begin(); it != rds_deadlines_.end();) {
+    it = pending.count(it->first) == 0 ? rds_deadlines_.erase(it) : std::next(it);
+  }
+  // Route configurations come after the listeners that name them: with LDS once it has been
+  // asked for on this stream; for static listeners only, once the clusters are warm.
+  bool listeners_known = ads_.lds ? requested_.count(ResourceType::Listener) != 0
+                                  : cds_done_ && state_.warmingClusters().empty();
+  if (!listeners_known) {
+    armFetchTimer();
+    return;
+  }
+  std::set<std::string> names = state_.rdsNames();
+  auto subscribed = subscriptions_.find(ResourceType::RouteConfiguration);
+  uint64_t deadline = loop_.now() + static_cast<uint64_t>(ads_.initial_fetch_timeout.count());
+  for (const auto& n : pending) {
+    // Newly needed: its initial fetch starts now.
+    if (subscribed == subscriptions_.end() || subscribed->second.count(n) == 0) {
+      rds_deadlines_[n] = deadline;
+    }
+  }
+  if (!names.empty() || subscribed != subscriptions_.end()) {
+    subscribe(ResourceType::RouteConfiguration, names);
+  }
+  armFetchTimer();
+}
+
 void XdsClient::maybeStartLds() {
   if (!ads_.lds || !stream_ || requested_.count(ResourceType::Listener) != 0) return;
   // Listeners come after the clusters they use have warmed (or timed out).
@@ -476,11 +511,16 @@ void XdsClient::armFetchTimer() {
   uint64_t next = UINT64_MAX;
   if (!cds_done_) next = cds_deadline_;
   for (const auto& [name, d] : eds_deadlines_) next = std::min(next, d);
+  for (const auto& [name, d] : rds_deadlines_) next = std::min(next, d);
   if (next == UINT64_MAX) {
     uv_timer_stop(&fetch_timer_);
     bool done = cds_done_ && state_.warmingClusters().empty() && (!ads_.lds || lds_started_);
-    initialized_ = done && (!ads_.lds || !state_.resources(ResourceType::Listener).empty() ||
-                            type_stats_[ResourceType::Listener].update_success > 0);
+    done = done && (!ads_.lds || !state_.resources(ResourceType::Listener).empty() ||
+                    type_stats_[ResourceType::Listener].update_success > 0);
+    // Listeners in service with their routes (arrived, or given up on after the timeout).
+    done = done && state_.pendingRoutes().empty();
+    // Once ready, a later warming resource does not make the proxy unready (as in Envoy).
+    if (done) initialized_ = true;
     return;
   }
   uint64_t now = loop_.now();
@@ -497,6 +537,26 @@ void XdsClient::onFetchTimer(uv_timer_t* t) {
   std::vector<std::string> expired;
   for (const auto& [name, d] : self->eds_deadlines_) {
     if (d <= now) expired.push_back(name);
+  }
+  std::vector<std::string> expired_routes;
+  for (const auto& [name, d] : self->rds_deadlines_) {
+    if (d <= now) expired_routes.push_back(name);
+  }
+  if (!expired_routes.empty()) {
+    for (const auto& n : expired_routes) {
+      self->rds_deadlines_.erase(n);
+      REMORA_LOG(Warn,
+                 "xds: route configuration '%s' did not arrive within initial_fetch_timeout; its "
+                 "listeners answer 404 (NR) until it does",
+                 n);
+    }
+    auto p = std::make_shared<Pending>();
+    p->local = true;
+    p->generation = self->generation_;
+    p->type = ResourceType::RouteConfiguration;
+    p->absent = expired_routes;
+    self->queue_.push_back(p);
+    self->processNext();
   }
   if (!expired.empty()) {
     for (const auto& n : expired) {
@@ -515,6 +575,7 @@ void XdsClient::onFetchTimer(uv_timer_t* t) {
     self->processNext();
   }
   self->maybeStartLds();
+  self->updateRdsSubscription();
   self->armFetchTimer();
 }
 
@@ -524,8 +585,9 @@ void XdsClient::onResponse(uint64_t gen, std::shared_ptr<Pending> p) {
   connected_ = true;
   const std::string& url = p->is_delta ? p->delta.type_url() : p->sotw.type_url();
   auto type = parseTypeUrl(url);
-  if (!type || (*type != ResourceType::Cluster && *type != ResourceType::Listener &&
-                *type != ResourceType::ClusterLoadAssignment)) {
+  if (!type ||
+      (*type != ResourceType::Cluster && *type != ResourceType::Listener &&
+       *type != ResourceType::ClusterLoadAssignment && *type != ResourceType::RouteConfiguration)) {
     REMORA_LOG(Warn, "xds: response of unsupported type '%s' rejected", url);
     // NACK it on its own type so that the server knows.
     if (stream_) {
@@ -565,7 +627,13 @@ void XdsClient::processNext() {
   absl::Status st;
   uint64_t now = wallMs();
   if (p->local) {
-    for (const auto& n : p->absent) next.markAbsent(n);
+    for (const auto& n : p->absent) {
+      if (p->type == ResourceType::RouteConfiguration) {
+        next.markRouteAbsent(n);
+      } else {
+        next.markAbsent(n);
+      }
+    }
   } else {
     type_stats_[p->type].update_attempt++;
     if (p->is_delta) {
@@ -634,9 +702,13 @@ void XdsClient::onApplied(std::shared_ptr<Pending> p, ConfigState next, config::
     if (type == ResourceType::Cluster) cds_done_ = true;
     if (p->generation == generation_) sendRequest(type, nonce, absl::OkStatus());  // ACK
   }
-  publishDump();
+  // The listeners in force may have changed (a warm version replaced the old one): drop the
+  // route configurations nothing uses any more, and ask for the ones now needed.
+  state_.pruneRoutes();
   if (type == ResourceType::Cluster) updateEdsSubscription();
   maybeStartLds();
+  updateRdsSubscription();
+  publishDump();
   armFetchTimer();
 }
 
@@ -645,6 +717,8 @@ void XdsClient::publishDump() {
   for (ResourceType t : kOrder) d.resources[t] = state_.resources(t);
   d.versions = accepted_version_;
   d.warming_clusters = state_.warmingClusters();
+  d.warming_listeners = state_.warmingListeners();
+  d.active_listeners = state_.activeListenerResources();
   std::lock_guard<std::mutex> lock(dump_mu_);
   d.last_error = std::move(dump_.last_error);
   dump_ = std::move(d);

@@ -1,9 +1,10 @@
 // The proxy's ADS client: one gRPC stream (state of the world or incremental, as the
-// bootstrap says) on which it subscribes CDS, then EDS for the clusters' endpoints, then LDS;
-// translates each response, has the server apply it, and ACKs or NACKs (naming the resource
-// and field). A rejected response leaves the last good configuration in force. When the
-// stream breaks the proxy keeps serving and reconnects with jittered exponential backoff,
-// resuming Delta with initial_resource_versions.
+// bootstrap says) on which it subscribes CDS, then EDS for the clusters' endpoints, then LDS,
+// then RDS for the route configurations the listeners' HTTP managers name; translates each
+// response, has the server apply it, and ACKs or NACKs (naming the resource and field). A rejected
+// response leaves the last good configuration in force. When the stream breaks the proxy keeps
+// serving and reconnects with jittered exponential backoff, resuming Delta with
+// initial_resource_versions.
 //
 // Threads: the state machine and its timers run on the client's own event loop; gRPC's
 // callbacks post to it; configurations are applied on the server's main loop, which posts
@@ -57,11 +58,15 @@ class XdsClient {
     std::map<ResourceType, ResourceMap> resources;
     std::map<ResourceType, std::string> versions;  // SotW version_info (or Delta system version)
     std::vector<std::string> warming_clusters;
+    std::vector<std::string> warming_listeners;
+    // For each LDS listener, the version in force (differs from `resources` while it warms).
+    std::map<std::string, std::shared_ptr<const ResourceEntry>> active_listeners;
     std::map<ResourceType, std::string> last_error;  // the last NACK's message per type
   };
   Dump dump() const;
   bool connected() const { return connected_.load(); }
-  // Whether the initial fetch is over (all subscribed types answered or timed out).
+  // Whether the initial fetch is over (all subscribed types answered or timed out, clusters
+  // and listeners warm, the listeners' route configurations arrived or timed out).
   bool initialized() const { return initialized_.load(); }
 
  private:
@@ -79,6 +84,7 @@ class XdsClient {
   void sendRequest(ResourceType type, const std::string& nonce, const absl::Status& error);
   void subscribe(ResourceType type, std::set<std::string> names);
   void updateEdsSubscription();
+  void updateRdsSubscription();
   void armFetchTimer();
   static void onFetchTimer(uv_timer_t* t);
   void maybeStartLds();
@@ -108,6 +114,7 @@ class XdsClient {
   std::map<ResourceType, std::string> accepted_version_;         // SotW version_info
   std::map<ResourceType, std::string> last_nonce_;
   std::map<std::string, uint64_t> eds_deadlines_;  // name -> loop time by which it must arrive
+  std::map<std::string, uint64_t> rds_deadlines_;  // the same for route configurations
   uint64_t cds_deadline_ = 0;
   bool cds_done_ = false;
   bool lds_started_ = false;

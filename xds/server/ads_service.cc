@@ -24,6 +24,17 @@ bool wildcardType(const std::string& type_url) {
   return t && isWildcard(*t);
 }
 
+// The version a SotW stream has of a type: over all resources for a wildcard subscription,
+// over the names asked for otherwise. No names on a non-wildcard type (RDS, EDS: the client
+// needs none any more) is a version of its own, not "all of them", so that changes to
+// resources nobody asked for push nothing.
+std::string sotwVersion(const TypeResources& res, bool wildcard,
+                        const std::vector<std::string>& names) {
+  if (wildcard) return res.version();
+  if (names.empty()) return "none";
+  return res.version(names);
+}
+
 std::string shortType(const std::string& type_url) {
   auto t = parseTypeUrl(type_url);
   return t ? std::string(shortName(*t)) : type_url;
@@ -260,7 +271,7 @@ class SotwStream final : public StreamBase<DiscoveryRequest, DiscoveryResponse> 
       if (auto snap = cache_.snapshot(node_id_)) {
         auto it = snap->types.find(type);
         std::string current =
-            it == snap->types.end() ? TypeResources().version(names) : it->second.version(names);
+            sotwVersion(it == snap->types.end() ? TypeResources() : it->second, wildcard, names);
         if (current == req.version_info()) {
           ts.sent_version = current;
           return;
@@ -280,7 +291,7 @@ class SotwStream final : public StreamBase<DiscoveryRequest, DiscoveryResponse> 
     static const TypeResources kEmpty;
     auto it = snap->types.find(type);
     const TypeResources& res = it == snap->types.end() ? kEmpty : it->second;
-    std::string version = res.version(ts.wildcard ? std::vector<std::string>{} : ts.names);
+    std::string version = sotwVersion(res, ts.wildcard, ts.names);
     if (version == ts.sent_version && !force) return;
     DiscoveryResponse resp;
     resp.set_version_info(version);

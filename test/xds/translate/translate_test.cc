@@ -161,8 +161,10 @@ filter_chains:
                 "remora implements yet"));
 }
 
-TEST_CASE("Istio's passthrough clusters: unlimited breakers accepted, protocol options NACKed",
-          "[xds][translate]") {
+TEST_CASE(
+    "Istio's passthrough clusters: unlimited breakers accepted, protocol options translated or "
+    "NACKed",
+    "[xds][translate]") {
   TranslateNotes notes;
   auto ok = translateCluster(parse<Cluster>(R"(
 name: PassthroughCluster
@@ -200,9 +202,51 @@ typed_extension_protocol_options:
     use_downstream_protocol_config: {http_protocol_options: {}, http2_protocol_options: {}}
 )"),
                                        nullptr);
-  REQUIRE_FALSE(with_options.ok());
-  CHECK(errorOf(with_options.status()) ==
-        "cluster 'PassthroughCluster'.typed_extension_protocol_options: not supported by remora");
+  INFO(with_options.status().ToString());
+  REQUIRE(with_options.ok());
+  CHECK(with_options->protocol == config::ClusterConfig::Protocol::UseDownstream);
+
+  auto h2 = translateCluster(parse<Cluster>(R"(
+name: grpc
+type: STATIC
+typed_extension_protocol_options:
+  envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
+    '@type': type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
+    explicit_http_config: {http2_protocol_options: {max_concurrent_streams: 50}}
+)"),
+                             nullptr);
+  INFO(h2.status().ToString());
+  REQUIRE(h2.ok());
+  CHECK(h2->protocol == config::ClusterConfig::Protocol::Http2);
+  CHECK(h2->h2_max_concurrent_streams == 50);
+
+  // What remora does not implement is still refused, naming the field.
+  auto idle = translateCluster(parse<Cluster>(R"(
+name: idle
+type: STATIC
+typed_extension_protocol_options:
+  envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
+    '@type': type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
+    common_http_protocol_options: {idle_timeout: 30s}
+    explicit_http_config: {http_protocol_options: {}}
+)"),
+                               nullptr);
+  REQUIRE_FALSE(idle.ok());
+  CHECK(errorOf(idle.status())
+            .find("typed_extension_protocol_options['envoy.extensions.upstreams."
+                  "http.v3.HttpProtocolOptions'].common_http_protocol_options") !=
+        std::string::npos);
+  auto alpn = translateCluster(parse<Cluster>(R"(
+name: alpn
+type: STATIC
+typed_extension_protocol_options:
+  envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
+    '@type': type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
+    auto_config: {}
+)"),
+                               nullptr);
+  REQUIRE_FALSE(alpn.ok());
+  CHECK(errorOf(alpn.status()).find("auto_config") != std::string::npos);
 
   auto limited = translateCluster(parse<Cluster>(R"(
 name: reviews
