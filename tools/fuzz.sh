@@ -9,7 +9,7 @@ tools/setup.sh >/dev/null
 secs=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(address spiffe init_options options admin_request xds_translate)
+[ ${#targets[@]} -gt 0 ] || targets=(address spiffe init_options options admin_request xds_translate http1_parser)
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DREMORA_FUZZ=ON -DREMORA_WERROR=OFF \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build-fuzz --target $(printf '%s_fuzz ' "${targets[@]}")

@@ -37,9 +37,15 @@ size_t Http1Parser::feed(std::string_view data) {
   feed_start_ = data.data();
   llhttp_errno_t err = llhttp_execute(&parser_, data.data(), data.size());
   size_t consumed = data.size();
-  if (err == HPE_PAUSED) {
+  if (err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE) {
     consumed = static_cast<size_t>(llhttp_get_error_pos(&parser_) - data.data());
     paused_ = true;
+    // After an upgrade request (or CONNECT) the client may switch protocols: remora does not
+    // take upgrades, so the connection ends after this exchange instead of parsing on.
+    if (err == HPE_PAUSED_UPGRADE) {
+      keep_alive_ = false;
+      upgrade_stop_ = true;
+    }
   } else if (err != HPE_OK) {
     consumed = static_cast<size_t>(llhttp_get_error_pos(&parser_) - data.data());
     if (!failed_) {
@@ -56,7 +62,7 @@ size_t Http1Parser::feed(std::string_view data) {
 }
 
 void Http1Parser::resume() {
-  if (!paused_) return;
+  if (!paused_ || upgrade_stop_) return;
   paused_ = false;
   llhttp_resume(&parser_);
 }
@@ -244,7 +250,9 @@ int Http1Parser::onBodyCb(llhttp_t* p, const char* at, size_t len) {
 
 int Http1Parser::onMessageCompleteCb(llhttp_t* p) {
   Http1Parser* s = self(p);
-  s->keep_alive_ = llhttp_should_keep_alive(p) != 0;
+  // An upgrade request (or CONNECT) may be followed by another protocol: the connection ends
+  // after this exchange (remora does not take upgrades).
+  s->keep_alive_ = llhttp_should_keep_alive(p) != 0 && p->upgrade == 0;
   s->in_message_ = false;
   s->host_seen_ = false;
   s->callbacks_.onMessageComplete(std::move(s->trailers_));

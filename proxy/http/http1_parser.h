@@ -123,6 +123,7 @@ class Http1Parser {
   bool body_until_close_ = false;
   bool expect_continue_ = false;
   bool upgrade_ = false;
+  bool upgrade_stop_ = false;  // llhttp stopped at an upgrade: nothing more is parsed
 };
 
 // --- Encoding ---

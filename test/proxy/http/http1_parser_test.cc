@@ -255,5 +255,20 @@ TEST_CASE("http1: encoding heads, chunks and hop-by-hop removal", "[http][http1]
   CHECK(h.has("x-kept"));
 }
 
+TEST_CASE("http1: an upgrade request or CONNECT ends the connection after its exchange",
+          "[http][http1]") {
+  for (std::string in : {std::string("GET /ws HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\n"
+                                     "Upgrade: websocket\r\n\r\n\x81\x05hello"),
+                         std::string("CONNECT svc:443 HTTP/1.1\r\nHost: svc:443\r\n\r\n\x16\x03")}) {
+    Collector c;
+    Http1Parser p(Http1Parser::Mode::Request, {}, c);
+    p.feed(in);
+    REQUIRE(c.requests.size() == 1);
+    CHECK(c.complete == 1);
+    CHECK(!p.keepAlive());  // the bytes after it are never parsed as HTTP
+    CHECK(!p.failed());
+  }
+}
+
 }  // namespace
 }  // namespace remora::http
