@@ -54,8 +54,7 @@ class ActiveStream : public FilterCallbacks {
         encoder_(encoder),
         stats_(stats),
         secure_(secure),
-        idle_timer_(worker.loop().uv(), [this] { onIdleTimeout(); }),
-        request_timer_(worker.loop().uv(), [this] { onRequestTimeout(); }) {
+        idle_timer_(worker.loop().uv(), [this] { onIdleTimeout(); }) {
     info_.start_ms = wallClockMs();
     info_.start_mono_ms = worker.loop().now();
     info_.protocol = std::move(protocol);
@@ -69,7 +68,8 @@ class ActiveStream : public FilterCallbacks {
     stats_.downstream_rq_active.add();
     armIdle();
     if (shared_.config.request_timeout.count() > 0) {
-      request_timer_.enable(static_cast<uint64_t>(shared_.config.request_timeout.count()));
+      request_timer_.emplace(worker.loop().uv(), [this] { onRequestTimeout(); });
+      request_timer_->enable(static_cast<uint64_t>(shared_.config.request_timeout.count()));
     }
   }
 
@@ -149,7 +149,10 @@ class ActiveStream : public FilterCallbacks {
       route_cached_ = true;
       const RouteTable* table = shared_.routeTable(worker_);
       route_ = table == nullptr ? nullptr : table->route(request_);
-      if (route_ != nullptr) info_.route_name = route_->config().name;
+      if (route_ != nullptr) {
+        info_.route_name = route_->config().name;
+        if (route_->config().route.idle_timeout) armIdle();  // the route's own idle timeout
+      }
     }
     return route_;
   }
@@ -298,7 +301,7 @@ class ActiveStream : public FilterCallbacks {
 
   void requestComplete() {
     request_complete_ = true;
-    request_timer_.disable();
+    if (request_timer_) request_timer_->disable();
     maybeFinish();
   }
 
@@ -355,7 +358,7 @@ class ActiveStream : public FilterCallbacks {
     if (done_) return;
     done_ = true;
     idle_timer_.disable();
-    request_timer_.disable();
+    if (request_timer_) request_timer_->disable();
     info_.end_mono_ms = worker_.loop().now();
     for (auto& f : filters_) f->onDestroy();
     filters_destroyed_ = true;
@@ -368,10 +371,26 @@ class ActiveStream : public FilterCallbacks {
     if (route_ != nullptr && route_->config().route.idle_timeout) {
       ms = static_cast<uint64_t>(route_->config().route.idle_timeout->count());
     }
-    if (ms > 0) idle_timer_.enable(ms);
+    if (ms == 0) {  // disabled (the route can turn it off)
+      idle_timer_.disable();
+      idle_ms_ = 0;
+      return;
+    }
+    // Activity only moves a timestamp; the timer is re-armed when it fires early (no timer
+    // operation per body chunk).
+    last_activity_ = worker_.loop().now();
+    if (!idle_timer_.enabled() || ms != idle_ms_) {
+      idle_ms_ = ms;
+      idle_timer_.enable(ms);
+    }
   }
 
   void onIdleTimeout() {
+    uint64_t idle_for = worker_.loop().now() - last_activity_;
+    if (idle_for < idle_ms_) {
+      idle_timer_.enable(idle_ms_ - idle_for);
+      return;
+    }
     stats_.downstream_rq_idle_timeout.inc();
     info_.setFlag(ResponseFlag::StreamIdleTimeout);
     // Waiting for the client: 408; waiting for the upstream: 504 (Envoy's choice).
@@ -404,7 +423,9 @@ class ActiveStream : public FilterCallbacks {
   bool done_ = false;
   bool filters_destroyed_ = false;
   event::Timer idle_timer_;
-  event::Timer request_timer_;
+  std::optional<event::Timer> request_timer_;  // only when request_timeout is set
+  uint64_t last_activity_ = 0;
+  uint64_t idle_ms_ = 0;  // the timeout the idle timer stands for
 };
 
 }  // namespace remora::http

@@ -84,6 +84,8 @@ static_resources:
                 route: {cluster: backend, prefix_rewrite: /}
               - match: {prefix: /stall}
                 route: {cluster: backend, timeout: 0.3s}
+              - match: {prefix: /idle/stall}
+                route: {cluster: backend, prefix_rewrite: /stall, timeout: 0s, idle_timeout: 0.4s}
               - match: {prefix: /nocluster}
                 route: {cluster: missing}
               - match: {prefix: /dead}
@@ -243,6 +245,12 @@ TEST_CASE("http: the route timeout answers 504 with flag UT", "[http]") {
   REQUIRE(testing::waitFor([&] { return f.accessLog().find("/stall") != std::string::npos; }));
   CHECK(f.accessLog().find("\"GET /stall HTTP/1.1\" 504 UT ") != std::string::npos);
   CHECK(f.proxy->stat("cluster.backend.upstream_rq_timeout") == 1);
+  // With no route timeout, the route's idle_timeout ends the silent exchange: 504, flag SI.
+  r = curl({"-i", f.url("/idle/stall")});
+  CHECK(r.out.starts_with("HTTP/1.1 504"));
+  REQUIRE(testing::waitFor([&] { return f.accessLog().find("/idle/stall") != std::string::npos; }));
+  CHECK(f.accessLog().find("\"GET /idle/stall HTTP/1.1\" 504 SI ") != std::string::npos);
+  CHECK(f.proxy->stat("http.ingress.downstream_rq_idle_timeout") == 1);
   // The proxy goes on serving.
   CHECK(curl({f.url("/after")}).out == "hello GET /after");
 }
