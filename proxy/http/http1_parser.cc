@@ -104,6 +104,14 @@ int Http1Parser::addBytes(size_t n) {
 
 int Http1Parser::onUrl(llhttp_t* p, const char* at, size_t len) {
   Http1Parser* s = self(p);
+  for (size_t i = 0; i < len; ++i) {
+    // llhttp lets a TAB (and other controls) into the target; a next hop that splits the
+    // request line on it would see another request (fuzzer finding).
+    auto c = static_cast<unsigned char>(at[i]);
+    if (c <= 0x20 || c == 0x7f) {
+      return s->fail(400, "http1.invalid_target: whitespace or a control character");
+    }
+  }
   s->request_.path.append(at, len);
   return s->addBytes(len);
 }

@@ -137,6 +137,7 @@ TEST_CASE("http1: request smuggling shapes are refused with 400", "[http][http1]
   CHECK(requestStatus("G@T / HTTP/1.1\r\nHost: a\r\n\r\n") == 400);
   CHECK(requestStatus("GET /a b HTTP/1.1\r\nHost: a\r\n\r\n") == 400);
   CHECK(requestStatus("GET /\x7f HTTP/1.1\r\nHost: a\r\n\r\n") == 400);
+  CHECK(requestStatus("GET /a\tb HTTP/1.1\r\nHost: a\r\n\r\n") == 400);  // fuzzer finding
   CHECK(requestStatus("GET relative HTTP/1.1\r\nHost: a\r\n\r\n") == 400);
   CHECK(requestStatus("GET http://user@host/ HTTP/1.1\r\nHost: a\r\n\r\n") == 400);
   // Content-Length with a sign.
