@@ -77,6 +77,10 @@ class Http1ServerConnection : public server::Session,
 
   // --- server::Session ---
   void abort() override { close(net::Connection::CloseMode::Abort); }
+  void drain() override {
+    close_after_ = true;  // the response in flight says "connection: close"
+    if (stream_ == nullptr && !parser_.inMessage()) close(net::Connection::CloseMode::Flush);
+  }
 
   // --- net::Connection::Callbacks ---
   void onData(net::Connection&, event::Block* block) override {

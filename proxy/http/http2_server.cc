@@ -124,6 +124,16 @@ class Http2ServerConnection : public server::Session, public net::Connection::Ca
 
   // --- server::Session ---
   void abort() override { close(net::Connection::CloseMode::Abort); }
+  // GOAWAY (NO_ERROR): streams already open finish; the connection closes after the last.
+  void drain() override {
+    if (goaway_sent_ || conn_ == nullptr) return;
+    goaway_sent_ = true;
+    nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE,
+                          nghttp2_session_get_last_proc_stream_id(session_), NGHTTP2_NO_ERROR,
+                          nullptr, 0);
+    flush();
+    if (streams_.empty()) close(net::Connection::CloseMode::Flush);
+  }
 
   // --- net::Connection::Callbacks ---
   void onData(net::Connection&, event::Block* block) override {
@@ -192,7 +202,13 @@ class Http2ServerConnection : public server::Session, public net::Connection::Ca
     dying_.push_back(std::move(it->second));
     streams_.erase(it);
     reap_timer_.enable(0);
-    if (streams_.empty()) armIdle();
+    if (streams_.empty()) {
+      if (goaway_sent_) {
+        close(net::Connection::CloseMode::Flush);  // drained
+      } else {
+        armIdle();
+      }
+    }
   }
 
   void notifyWritable() {

@@ -36,4 +36,12 @@ size_t SessionList::abortIf(const std::function<bool(const Session&)>& pred) {
   return chosen.size();
 }
 
+void SessionList::drainIf(const std::function<bool(const Session&)>& pred) {
+  std::vector<Session*> chosen;
+  for (Session* s = head_; s != nullptr; s = s->next_) {
+    if (pred(*s)) chosen.push_back(s);
+  }
+  for (Session* s : chosen) s->drain();
+}
+
 }  // namespace remora::server

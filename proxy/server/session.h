@@ -29,6 +29,11 @@ class Session {
   // Ends the session now (drain deadline passed, or shutdown): resets open connections.
   // The session removes itself from its list and frees itself once its handles are closed.
   virtual void abort() = 0;
+  // The listener is draining: finish what is in flight and close as soon as that allows
+  // (HTTP/1.1: close when idle, "connection: close" on the next response; HTTP/2: GOAWAY).
+  // Raw TCP sessions have nothing to say and keep going until they end or the drain time
+  // runs out.
+  virtual void drain() {}
 
  private:
   friend class SessionList;
@@ -50,6 +55,8 @@ class SessionList {
   }
   // Calls abort() on the sessions `pred` selects; returns how many.
   size_t abortIf(const std::function<bool(const Session&)>& pred);
+  // Calls drain() on the sessions `pred` selects (a drain may close its session).
+  void drainIf(const std::function<bool(const Session&)>& pred);
 
  private:
   Session* head_ = nullptr;

@@ -64,8 +64,16 @@ void Worker::applySnapshot(SnapshotSharedPtr snapshot, SocketChanges changes,
   std::set<const Listener*> live;
   for (const auto& [name, l] : snapshot->listeners) live.insert(l.get());
   uint64_t deadline = loop_.now() + static_cast<uint64_t>(drain_time.count());
+  std::set<const Listener*> retiring;
   for (const auto& [name, l] : snapshot_->listeners) {
-    if (live.count(l.get()) == 0) retired_.emplace_back(l, deadline);
+    if (live.count(l.get()) == 0) {
+      retired_.emplace_back(l, deadline);
+      retiring.insert(l.get());
+    }
+  }
+  // Sessions of a replaced listener version drain (HTTP says so to its clients).
+  if (!retiring.empty()) {
+    sessions_.drainIf([&](const Session& s) { return retiring.count(s.listener_.get()) != 0; });
   }
   // Pools of clusters the new snapshot does not carry (by object: a changed cluster is a new
   // object) drain; drained pools without connections go away.
@@ -138,6 +146,7 @@ void Worker::stopListeners(std::function<void()> on_drained) {
   for (auto& [name, l] : listeners_) l->close();
   listeners_.clear();
   on_drained_ = std::move(on_drained);
+  sessions_.drainIf([](const Session&) { return true; });
   checkDrained();
 }
 

@@ -59,6 +59,8 @@ def outcome(s, grace=3.0):
                 result = "rst %d %d" % (stream, struct.unpack(">I", payload)[0])
             if ftype == HEADERS and result is None and stream % 2 == 1:
                 result = "response"
+                if ATTACK == "await-goaway":
+                    return result
     return result or "open"
 
 
@@ -135,6 +137,13 @@ def main():
         time.sleep(float(sys.argv[3]) if len(sys.argv) > 3 else 3)
         print("open")
         s.close()
+    elif ATTACK == "await-goaway":
+        # A well-behaved client that stays connected: reports its response, then whatever the
+        # server does next (a draining server sends GOAWAY NO_ERROR and closes).
+        s = connect()
+        s.sendall(frame(HEADERS, END_STREAM | END_HEADERS, 1, request()))
+        print(outcome(s), flush=True)
+        print(outcome(s, grace=20.0), flush=True)
     elif ATTACK == "normal":
         s = connect()
         s.sendall(frame(HEADERS, END_STREAM | END_HEADERS, 1, request()))

@@ -1,5 +1,6 @@
 // remora's HTTP/1.1 proxying with real clients and a real upstream: curl through an
 // http_connection_manager listener to Python's http.server. Loopback only; no root needed.
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -507,6 +508,35 @@ TEST_CASE("http: an HTTP/1.1 client reaches an HTTP/2-only upstream (nghttpd)", 
   CHECK(testing::sha256Hex(r.out) == testing::sha256Hex(body));
   r = curl({"--http1.1", "-i", cat("http://127.0.0.1:", port, "/missing")});
   CHECK(r.out.starts_with("HTTP/1.1 404"));
+}
+
+TEST_CASE("http: draining closes idle HTTP/1.1 connections and sends HTTP/2 GOAWAY", "[http]") {
+  Fixture f;
+  // An idle keep-alive HTTP/1.1 connection, after one exchange.
+  int h1 = testing::connectTcp("127.0.0.1", f.port, 2000);
+  REQUIRE(h1 >= 0);
+  testing::sendAll(h1, "GET /one HTTP/1.1\r\nHost: svc.local\r\n\r\n");
+  std::string first;
+  REQUIRE(testing::waitFor([&] {
+    char buf[4096];
+    ssize_t n = recv(h1, buf, sizeof(buf), MSG_DONTWAIT);
+    if (n > 0) first.append(buf, static_cast<size_t>(n));
+    return first.find("hello GET /one") != std::string::npos;
+  }));
+  // An HTTP/2 client that stays connected after its response.
+  std::string dir = Binaries::get().dir + "/" + cat("drain-", getpid());
+  fs::create_directories(dir);
+  Process h2(
+      {"python3", testing::sourceDir() + "/test/interop/h2_attack.py", cat(f.port), "await-goaway"},
+      dir + "/h2.log");
+  REQUIRE(testing::waitFor([&] { return h2.log().find("response") != std::string::npos; }));
+  REQUIRE(f.proxy->admin("/drain_listeners", "POST").status == 200);
+  // The idle HTTP/1.1 connection is closed at once (not after the drain time).
+  std::string rest;
+  CHECK(testing::readToEnd(h1, &rest, 5000) == testing::ReadEnd::Eof);
+  close(h1);
+  REQUIRE(testing::waitFor([&] { return h2.log().find("goaway") != std::string::npos; }));
+  CHECK(h2.log().find("goaway 0") != std::string::npos);  // NO_ERROR
 }
 
 }  // namespace
