@@ -105,6 +105,14 @@ struct ListenerConfig {
   // The original_dst listener filter: the connection's local address becomes its original
   // destination (SO_ORIGINAL_DST) for filter chain matching and ORIGINAL_DST clusters.
   bool original_dst_filter = false;
+  // The http_inspector listener filter: the first bytes tell HTTP/1.x ("http/1.1",
+  // "http/1.0") and HTTP/2 with prior knowledge ("h2c") apart from anything else, for
+  // filter_chain_match.application_protocols. Bounded by listener_filters_timeout; at the
+  // timeout the connection goes on without a protocol if continue_on_listener_filters_timeout,
+  // else it is closed (Envoy's semantics).
+  bool http_inspector = false;
+  Duration listener_filters_timeout{std::chrono::seconds(15)};
+  bool continue_on_listener_filters_timeout = false;
   // Envoy's per_connection_buffer_limit_bytes: each direction's high watermark.
   uint32_t per_connection_buffer_limit_bytes = 1024 * 1024;
   std::vector<FilterChainConfig> filter_chains;

@@ -365,10 +365,17 @@ class CodecDetector : public server::Session, public net::Connection::Callbacks 
     conn_->setCallbacks(this);
     conn_->readEnable(true);
   }
+  void start(std::string_view initial) {
+    if (!initial.empty()) consider(initial);
+  }
   void abort() override { conn_->close(net::Connection::CloseMode::Abort); }
   void onData(net::Connection&, event::Block* block) override {
-    seen_.append(block->begin(), block->len);
-    worker_.loop().blocks().release(block);
+    std::string data(block->begin(), block->len);
+    worker_.loop().blocks().release(block);  // before consider(): it may free this
+    consider(data);
+  }
+  void consider(std::string_view data) {
+    seen_.append(data);
     static constexpr std::string_view kPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
     size_t n = std::min(seen_.size(), kPreface.size());
     bool h2 = std::string_view(seen_).substr(0, n) == kPreface.substr(0, n);
@@ -404,18 +411,31 @@ class CodecDetector : public server::Session, public net::Connection::Callbacks 
 
 void ConnManagerFactory::onAccept(server::Worker& worker, net::Connection* conn,
                                   const server::ConnectionInfo& info) {
-  switch (shared_->config.codec) {
+  // Bytes a listener filter (http_inspector) read already are the codec's first bytes.
+  std::string_view initial = info.initial_data;
+  auto codec = shared_->config.codec;
+  if (codec == config::HttpConnectionManagerConfig::Codec::Auto) {
+    // The inspector may already know; else the first bytes decide.
+    for (const auto& p : info.application_protocols) {
+      if (p == "h2c") codec = config::HttpConnectionManagerConfig::Codec::Http2;
+      if (p == "http/1.1" || p == "http/1.0")
+        codec = config::HttpConnectionManagerConfig::Codec::Http1;
+    }
+  }
+  switch (codec) {
     case config::HttpConnectionManagerConfig::Codec::Http1: {
       auto* c = new Http1ServerConnection(shared_, worker, conn, info);
-      c->start();
+      c->start(initial);
       return;
     }
     case config::HttpConnectionManagerConfig::Codec::Http2:
-      startHttp2Server(shared_, worker, conn, info, {});
+      startHttp2Server(shared_, worker, conn, info, initial);
       return;
-    case config::HttpConnectionManagerConfig::Codec::Auto:
-      new CodecDetector(shared_, worker, conn, info);
+    case config::HttpConnectionManagerConfig::Codec::Auto: {
+      auto* d = new CodecDetector(shared_, worker, conn, info);
+      d->start(initial);
       return;
+    }
   }
 }
 

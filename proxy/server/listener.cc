@@ -1,6 +1,9 @@
 // Accepting connections, hand-off by original destination, and filter chain selection.
 #include "proxy/server/listener.h"
 
+#include "proxy/event/timer.h"
+#include "proxy/server/http_inspector.h"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -86,6 +89,7 @@ NetworkFilterFactory* Listener::selectChain(const ConnectionInfo& info) const {
   in.destination = info.local;
   in.source = info.peer;
   in.direct_source = info.peer;
+  for (const auto& p : info.application_protocols) in.application_protocols.push_back(p);
   int i = selectFilterChain(matches_, in);
   if (i >= 0) return chains_[static_cast<size_t>(i)].get();
   return default_chain_.get();
@@ -117,6 +121,105 @@ void ActiveListener::close() {
   uv_close(reinterpret_cast<uv_handle_t*>(&tcp_),
            [](uv_handle_t* h) { delete static_cast<ActiveListener*>(h->data); });
 }
+
+namespace {
+
+// Matches the connection to a filter chain of its listener and hands it over.
+void dispatchToChain(Worker& worker, net::Connection* c, ConnectionInfo info) {
+  const Listener& l = *info.listener;
+  ListenerStats& stats = l.stats(worker.index());
+  NetworkFilterFactory* chain = l.selectChain(info);
+  if (chain == nullptr) {
+    stats.no_filter_chain_match.inc();
+    REMORA_LOG(Debug, "[C%d] %s -> %s: no filter chain matches on %s", c->id(),
+               info.peer.toString(), info.local.toString(), l.name());
+    c->close(net::Connection::CloseMode::Abort);
+    return;
+  }
+  REMORA_LOG(Debug, "[C%d] accepted %s -> %s (original %s) on %s", c->id(), info.peer.toString(),
+             info.local.toString(),
+             info.original_dst ? info.original_dst->toString() : std::string("none"), l.name());
+  chain->onAccept(worker, c, info);
+}
+
+// The http_inspector listener filter: reads until the first bytes say HTTP/1.x, HTTP/2 (prior
+// knowledge) or something else, then hands the connection and those bytes, unchanged, to the
+// filter chain the protocol selects.
+class HttpInspectorSession : public Session, public net::Connection::Callbacks {
+ public:
+  HttpInspectorSession(Worker& worker, net::Connection* c, ConnectionInfo info)
+      : worker_(worker),
+        conn_(c),
+        info_(std::move(info)),
+        timer_(worker.loop().uv(), [this] { onTimeout(); }) {}
+
+  void start() {
+    worker_.addSession(this, nullptr);  // the chain's session counts the connection
+    conn_->setCallbacks(this);
+    conn_->readEnable(true);
+    uint64_t ms = static_cast<uint64_t>(info_.listener->config().listener_filters_timeout.count());
+    if (ms > 0) timer_.enable(ms);
+  }
+
+  void abort() override { conn_->close(net::Connection::CloseMode::Abort); }
+
+  void onData(net::Connection&, event::Block* block) override {
+    seen_.append(block->begin(), block->len);
+    worker_.loop().blocks().release(block);
+    switch (sniffHttp(seen_)) {
+      case SniffResult::NeedMore:
+        return;
+      case SniffResult::Http10:
+        handOver("http/1.0");
+        return;
+      case SniffResult::Http11:
+        handOver("http/1.1");
+        return;
+      case SniffResult::H2c:
+        handOver("h2c");
+        return;
+      case SniffResult::NotHttp:
+        handOver({});
+        return;
+    }
+  }
+  // The peer ended before it said enough: nothing to hand on.
+  void onEof(net::Connection&) override { conn_->close(net::Connection::CloseMode::Abort); }
+  void onError(net::Connection&, int) override { conn_->close(net::Connection::CloseMode::Abort); }
+  void onClosed(net::Connection&) override {
+    worker_.removeSession(this);
+    delete this;
+  }
+
+ private:
+  void onTimeout() {
+    if (info_.listener->config().continue_on_listener_filters_timeout) {
+      handOver({});  // a server-speaks-first protocol, most likely: plain TCP
+      return;
+    }
+    REMORA_LOG(Debug, "[C%d] listener_filters_timeout: closing", conn_->id());
+    conn_->close(net::Connection::CloseMode::Abort);
+  }
+
+  void handOver(std::string protocol) {
+    timer_.disable();
+    conn_->readEnable(false);
+    conn_->setCallbacks(nullptr);
+    worker_.removeSession(this);
+    if (!protocol.empty()) info_.application_protocols.push_back(std::move(protocol));
+    info_.initial_data = std::move(seen_);
+    dispatchToChain(worker_, conn_, std::move(info_));
+    delete this;
+  }
+
+  Worker& worker_;
+  net::Connection* conn_;
+  ConnectionInfo info_;
+  std::string seen_;
+  event::Timer timer_;
+};
+
+}  // namespace
 
 void ActiveListener::onConnection(uv_stream_t* server, int status) {
   auto* self = static_cast<ActiveListener*>(server->data);
@@ -171,20 +274,13 @@ void ActiveListener::acceptOne() {
     info.local = *info.original_dst;  // the restored local address
   }
   const Listener& l = *info.listener;
-  ListenerStats& stats = l.stats(w);
-  stats.downstream_cx_total.inc();
-  NetworkFilterFactory* chain = l.selectChain(info);
-  if (chain == nullptr) {
-    stats.no_filter_chain_match.inc();
-    REMORA_LOG(Debug, "[C%d] %s -> %s: no filter chain matches on %s", c->id(),
-               info.peer.toString(), info.local.toString(), l.name());
-    c->close(net::Connection::CloseMode::Abort);
+  l.stats(w).downstream_cx_total.inc();
+  if (l.config().http_inspector) {
+    auto* inspector = new HttpInspectorSession(worker_, c, std::move(info));
+    inspector->start();
     return;
   }
-  REMORA_LOG(Debug, "[C%d] accepted %s -> %s (original %s) on %s", c->id(), info.peer.toString(),
-             info.local.toString(),
-             info.original_dst ? info.original_dst->toString() : std::string("none"), l.name());
-  chain->onAccept(worker_, c, info);
+  dispatchToChain(worker_, c, std::move(info));
 }
 
 }  // namespace remora::server

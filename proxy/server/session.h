@@ -6,6 +6,8 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "proxy/net/address.h"
 
@@ -21,6 +23,10 @@ struct ConnectionInfo {
   std::optional<net::Address> original_dst;
   // The listener that accepted it; sessions keep it (and its stats) alive.
   std::shared_ptr<const Listener> listener;
+  // What a listener filter found (http_inspector: "http/1.1", "h2c").
+  std::vector<std::string> application_protocols;
+  // Bytes a listener filter already read: the session treats them as the first bytes received.
+  std::string initial_data;
 };
 
 class Session {

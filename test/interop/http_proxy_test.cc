@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
@@ -537,6 +538,108 @@ TEST_CASE("http: draining closes idle HTTP/1.1 connections and sends HTTP/2 GOAW
   close(h1);
   REQUIRE(testing::waitFor([&] { return h2.log().find("goaway") != std::string::npos; }));
   CHECK(h2.log().find("goaway 0") != std::string::npos);  // NO_ERROR
+}
+
+// A TCP server that greets each connection, then echoes what it gets.
+class GreetingEcho {
+ public:
+  GreetingEcho() {
+    fd_ = testing::listenTcp("127.0.0.1", 0);
+    port_ = testing::boundPort(fd_);
+    thread_ = std::thread([this] {
+      while (!stop_) {
+        int c = testing::acceptTcp(fd_, 100);
+        if (c < 0) continue;
+        std::thread([c] {
+          testing::sendAll(c, "greeting\n");
+          char buf[4096];
+          for (;;) {
+            ssize_t r = recv(c, buf, sizeof(buf), 0);
+            if (r <= 0) break;
+            testing::sendAll(c, std::string_view(buf, static_cast<size_t>(r)));
+          }
+          close(c);
+        }).detach();
+      }
+    });
+  }
+  ~GreetingEcho() {
+    stop_ = true;
+    thread_.join();
+    close(fd_);
+  }
+  uint16_t port() const { return port_; }
+
+ private:
+  int fd_;
+  uint16_t port_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+TEST_CASE(
+    "http_inspector: one port carries HTTP/1.1, h2c and opaque TCP to their own chains; "
+    "bytes are never changed",
+    "[http][http_inspector]") {
+  GreetingEcho tcp;
+  uint16_t port = freePort();
+  std::string boot = cat(R"(admin: {address: {socket_address: {address: 127.0.0.1, port_value: 0}}}
+static_resources:
+  listeners:
+  - name: sniffing
+    address: {socket_address: {address: 127.0.0.1, port_value: )",
+                         port, R"(}}
+    listener_filters:
+    - name: envoy.filters.listener.http_inspector
+      typed_config: {'@type': type.googleapis.com/envoy.extensions.filters.listener.http_inspector.v3.HttpInspector}
+    listener_filters_timeout: 0.3s
+    continue_on_listener_filters_timeout: true
+    filter_chains:
+    - filter_chain_match: {application_protocols: [http/1.1, h2c]}
+      filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          '@type': type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: sniffed
+          route_config:
+            virtual_hosts: [{name: all, domains: ['*'], routes: [{match: {prefix: /}, direct_response: {status: 200, body: {inline_string: "via http"}}}]}]
+          http_filters: [{name: envoy.filters.http.router, typed_config: {'@type': type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}}]
+    default_filter_chain:
+      filters: [{name: envoy.filters.network.tcp_proxy, typed_config: {'@type': type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy, stat_prefix: opaque, cluster: tcp}}]
+  clusters:
+  - name: tcp
+    type: STATIC
+    connect_timeout: 1s
+    load_assignment: {cluster_name: tcp, endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: )",
+                         tcp.port(), "}}}}]}]}\n");
+  ProxyUnderTest proxy(boot);
+  REQUIRE(testing::waitFor([&] { return proxy.ready(); }));
+  std::string url = cat("http://127.0.0.1:", port, "/x");
+  CHECK(curl({url}).out == "via http");
+  CHECK(curl({"--http2-prior-knowledge", url}).out == "via http");
+  CHECK(proxy.stat("http.sniffed.downstream_rq_http1_total") == 1);
+  CHECK(proxy.stat("http.sniffed.downstream_rq_http2_total") == 1);
+  // Not HTTP: the client speaks first; the sniffed bytes reach the TCP server unchanged.
+  {
+    int fd = testing::connectTcp("127.0.0.1", port, 2000);
+    REQUIRE(fd >= 0);
+    std::string hello = std::string("\x16\x03\x01 not http at all\n", 23);
+    testing::sendAll(fd, hello);
+    std::string got = testing::readExactly(fd, 9 + hello.size(), 5000);
+    CHECK(got == "greeting\n" + hello);
+    close(fd);
+  }
+  // A server-speaks-first protocol: the client waits; after listener_filters_timeout the
+  // connection goes on as TCP and the server's greeting arrives.
+  {
+    int fd = testing::connectTcp("127.0.0.1", port, 2000);
+    REQUIRE(fd >= 0);
+    CHECK(testing::readExactly(fd, 9, 5000) == "greeting\n");
+    testing::sendAll(fd, "after\n");
+    CHECK(testing::readExactly(fd, 6, 5000) == "after\n");
+    close(fd);
+  }
+  CHECK(proxy.stat("tcp.opaque.downstream_cx_total") == 2);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "envoy/config/cluster/v3/circuit_breaker.pb.h"
+#include "envoy/extensions/filters/listener/http_inspector/v3/http_inspector.pb.h"
 #include "envoy/extensions/filters/listener/original_dst/v3/original_dst.pb.h"
 #include "envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.pb.h"
 #include "envoy/extensions/transport_sockets/raw_buffer/v3/raw_buffer.pb.h"
@@ -25,6 +26,7 @@ using envoy::config::listener::v3::FilterChain;
 using envoy::config::listener::v3::FilterChainMatch;
 using envoy::config::listener::v3::Listener;
 using TcpProxyProto = envoy::extensions::filters::network::tcp_proxy::v3::TcpProxy;
+using HttpInspectorProto = envoy::extensions::filters::listener::http_inspector::v3::HttpInspector;
 using OriginalDstProto = envoy::extensions::filters::listener::original_dst::v3::OriginalDst;
 
 using HcmProto =
@@ -670,6 +672,12 @@ absl::StatusOr<config::ListenerConfig> translateListener(const Listener& l, Tran
     if (!b.ok()) return b.status();
     out.per_connection_buffer_limit_bytes = *b;
   }
+  if (l.has_listener_filters_timeout()) {
+    auto d = duration(l.listener_filters_timeout(), fieldPath(path, "listener_filters_timeout"));
+    if (!d.ok()) return d.status();
+    out.listener_filters_timeout = *d;  // 0: no timeout
+  }
+  out.continue_on_listener_filters_timeout = l.continue_on_listener_filters_timeout();
   for (int i = 0; i < l.listener_filters_size(); ++i) {
     const auto& lf = l.listener_filters(i);
     std::string fpath = indexPath(path, "listener_filters", static_cast<size_t>(i));
@@ -686,11 +694,21 @@ absl::StatusOr<config::ListenerConfig> translateListener(const Listener& l, Tran
       out.original_dst_filter = true;
       continue;
     }
+    if (lf.has_typed_config() && lf.typed_config().Is<HttpInspectorProto>()) {
+      HttpInspectorProto hi;
+      lf.typed_config().UnpackTo(&hi);
+      if (auto s = checkFields(hi, fieldPath(fpath, "typed_config"), {}, {}, notes); !s.ok()) {
+        return s;
+      }
+      out.http_inspector = true;
+      continue;
+    }
     std::string what =
         lf.has_typed_config() ? describeAny(lf.typed_config()) : std::string("no typed_config");
-    return error(fpath, cat("listener filter '", lf.name(), "' (", what,
-                            ") is not one remora implements yet (original_dst is); TLS and HTTP "
-                            "inspection arrive with TLS and L7 support"));
+    return error(
+        fpath, cat("listener filter '", lf.name(), "' (", what,
+                   ") is not one remora implements yet (original_dst and http_inspector are); TLS "
+                   "inspection arrives with TLS support"));
   }
   for (int i = 0; i < l.filter_chains_size(); ++i) {
     auto fc = translateFilterChain(l.filter_chains(i),

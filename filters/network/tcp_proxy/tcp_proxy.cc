@@ -33,6 +33,7 @@ class TcpProxySession : public server::Session, public Connection::Callbacks {
     timer_.data = this;
     down_->setCallbacks(this);
     if (info.original_dst) original_dst_ = *info.original_dst;
+    initial_ = info.initial_data;  // read by a listener filter: goes upstream first
   }
 
   void start() {
@@ -112,6 +113,13 @@ class TcpProxySession : public server::Session, public Connection::Callbacks {
     }
     connected_ = true;
     last_activity_ = worker_.loop().now();
+    if (!initial_.empty()) {
+      stats_.downstream_cx_rx_bytes_total.inc(initial_.size());
+      cluster_stats_->upstream_cx_tx_bytes_total.inc(initial_.size());
+      up_->writeCopy(initial_);
+      initial_.clear();
+      initial_.shrink_to_fit();
+    }
     down_->readEnable(true);
     up_->readEnable(true);
     armIdleTimer(idleTimeoutMs());
@@ -279,6 +287,7 @@ class TcpProxySession : public server::Session, public Connection::Callbacks {
   TcpProxyStats& stats_;
   upstream::ClusterSharedPtr cluster_;
   upstream::ClusterStats* cluster_stats_ = nullptr;
+  std::string initial_;
   net::Address original_dst_;
   Connection* down_;
   Connection* up_ = nullptr;

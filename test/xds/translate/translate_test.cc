@@ -161,6 +161,43 @@ filter_chains:
                 "remora implements yet"));
 }
 
+TEST_CASE("http_inspector with its timeout translates; tls_inspector is refused by name",
+          "[xds][translate]") {
+  TranslateNotes notes;
+  auto l = translateListener(parse<Listener>(R"(
+name: virtualInbound
+address: {socket_address: {address: 0.0.0.0, port_value: 15006}}
+listener_filters:
+- name: envoy.filters.listener.http_inspector
+  typed_config: {'@type': type.googleapis.com/envoy.extensions.filters.listener.http_inspector.v3.HttpInspector}
+listener_filters_timeout: 0.1s
+continue_on_listener_filters_timeout: true
+filter_chains:
+- filter_chain_match: {application_protocols: [http/1.1, h2c]}
+  filters: [{name: envoy.filters.network.tcp_proxy, typed_config: {'@type': type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy, stat_prefix: a, cluster: a}}]
+)"),
+                             &notes);
+  INFO(l.status().ToString());
+  REQUIRE(l.ok());
+  CHECK(l->http_inspector);
+  CHECK(l->listener_filters_timeout == std::chrono::milliseconds(100));
+  CHECK(l->continue_on_listener_filters_timeout);
+  auto tls = translateListener(parse<Listener>(R"(
+name: tls
+address: {socket_address: {address: 0.0.0.0, port_value: 15006}}
+listener_filters:
+- name: envoy.filters.listener.tls_inspector
+  typed_config: {'@type': type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector}
+filter_chains:
+- filters: [{name: envoy.filters.network.tcp_proxy, typed_config: {'@type': type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy, stat_prefix: a, cluster: a}}]
+)"),
+                               &notes);
+  REQUIRE_FALSE(tls.ok());
+  CHECK(errorOf(tls.status())
+            .find("listener_filters[0]: listener filter "
+                  "'envoy.filters.listener.tls_inspector'") != std::string::npos);
+}
+
 TEST_CASE(
     "Istio's passthrough clusters: unlimited breakers accepted, protocol options translated or "
     "NACKed",
