@@ -19,7 +19,8 @@ struct Events : Http1Parser::Callbacks {
   std::vector<std::string> log;
   void headers(const HeaderMap& h) {
     for (const auto& e : h.entries()) {
-      for (unsigned char c : e.name) FUZZ_CHECK(remora::http::isTokenChar(c) && !(c >= 'A' && c <= 'Z'));
+      for (unsigned char c : e.name)
+        FUZZ_CHECK(remora::http::isTokenChar(c) && !(c >= 'A' && c <= 'Z'));
       for (unsigned char c : e.value) FUZZ_CHECK(c != '\r' && c != '\n' && c != 0);
       log.push_back(e.name + ":" + e.value);
     }

@@ -20,37 +20,6 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-// test/interop/http_upstream.py in its own process.
-class Upstream {
- public:
-  Upstream() {
-    dir_ = Binaries::get().dir + "/" + cat("upstream", counter_++, "-", getpid());
-    fs::create_directories(dir_);
-    proc_ = std::make_unique<Process>(
-        std::vector<std::string>{"python3", testing::sourceDir() + "/test/interop/http_upstream.py",
-                                 dir_ + "/port", dir_ + "/requests"},
-        dir_ + "/upstream.log");
-    REQUIRE(testing::waitFor([&] {
-      std::ifstream in(dir_ + "/port");
-      return static_cast<bool>(in >> port_);
-    }));
-  }
-  uint16_t port() const { return port_; }
-  // Requests it has received ("METHOD /path" lines).
-  std::vector<std::string> requests() const {
-    std::ifstream in(dir_ + "/requests");
-    std::vector<std::string> out;
-    for (std::string line; std::getline(in, line);) out.push_back(line);
-    return out;
-  }
-
- private:
-  static inline int counter_ = 0;
-  std::string dir_;
-  std::unique_ptr<Process> proc_;
-  uint16_t port_ = 0;
-};
-
 std::string bootstrap(uint16_t listen_port, uint16_t upstream_port, const std::string& log_path) {
   uint16_t dead = freePort();  // nothing listens there
   return cat(R"(admin: {address: {socket_address: {address: 127.0.0.1, port_value: 0}}}
@@ -540,48 +509,11 @@ TEST_CASE("http: draining closes idle HTTP/1.1 connections and sends HTTP/2 GOAW
   CHECK(h2.log().find("goaway 0") != std::string::npos);  // NO_ERROR
 }
 
-// A TCP server that greets each connection, then echoes what it gets.
-class GreetingEcho {
- public:
-  GreetingEcho() {
-    fd_ = testing::listenTcp("127.0.0.1", 0);
-    port_ = testing::boundPort(fd_);
-    thread_ = std::thread([this] {
-      while (!stop_) {
-        int c = testing::acceptTcp(fd_, 100);
-        if (c < 0) continue;
-        std::thread([c] {
-          testing::sendAll(c, "greeting\n");
-          char buf[4096];
-          for (;;) {
-            ssize_t r = recv(c, buf, sizeof(buf), 0);
-            if (r <= 0) break;
-            testing::sendAll(c, std::string_view(buf, static_cast<size_t>(r)));
-          }
-          close(c);
-        }).detach();
-      }
-    });
-  }
-  ~GreetingEcho() {
-    stop_ = true;
-    thread_.join();
-    close(fd_);
-  }
-  uint16_t port() const { return port_; }
-
- private:
-  int fd_;
-  uint16_t port_;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-};
-
 TEST_CASE(
     "http_inspector: one port carries HTTP/1.1, h2c and opaque TCP to their own chains; "
     "bytes are never changed",
     "[http][http_inspector]") {
-  GreetingEcho tcp;
+  NamedBackend tcp("greeting");
   uint16_t port = freePort();
   std::string boot = cat(R"(admin: {address: {socket_address: {address: 127.0.0.1, port_value: 0}}}
 static_resources:

@@ -2,6 +2,7 @@
 // through --admin-address-path; and small helpers the loopback tests share.
 #pragma once
 
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -11,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "proxy/common/strings.h"
@@ -102,5 +104,108 @@ class ProxyUnderTest {
   std::unique_ptr<Process> proc_;
   uint16_t admin_port_ = 0;
 };
+
+constexpr const char* kListenerType = "type.googleapis.com/envoy.config.listener.v3.Listener";
+constexpr const char* kClusterType = "type.googleapis.com/envoy.config.cluster.v3.Cluster";
+constexpr const char* kEdsType =
+    "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment";
+
+// A backend that answers every connection with its name and keeps the connection open
+// until the client closes it (so a test can keep a session alive across a change).
+class NamedBackend {
+ public:
+  explicit NamedBackend(std::string name) : name_(std::move(name)) {
+    fd_ = testing::listenTcp("127.0.0.1", 0);
+    port_ = testing::boundPort(fd_);
+    thread_ = std::thread([this] {
+      while (!stop_) {
+        int c = testing::acceptTcp(fd_, 100);
+        if (c < 0) continue;
+        std::thread([c, n = name_] {
+          testing::sendAll(c, n + "\n");
+          // Echo until the client closes.
+          std::string got;
+          char buf[4096];
+          for (;;) {
+            ssize_t r = recv(c, buf, sizeof(buf), 0);
+            if (r <= 0) break;
+            testing::sendAll(c, std::string_view(buf, static_cast<size_t>(r)));
+          }
+          close(c);
+        }).detach();
+      }
+    });
+  }
+  ~NamedBackend() {
+    stop_ = true;
+    thread_.join();
+    close(fd_);
+  }
+  uint16_t port() const { return port_; }
+
+ private:
+  std::string name_;
+  int fd_;
+  uint16_t port_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+// test/interop/http_upstream.py in its own process.
+class Upstream {
+ public:
+  Upstream() {
+    dir_ = Binaries::get().dir + "/" + cat("upstream", counter_++, "-", getpid());
+    std::filesystem::create_directories(dir_);
+    proc_ = std::make_unique<Process>(
+        std::vector<std::string>{"python3", testing::sourceDir() + "/test/interop/http_upstream.py",
+                                 dir_ + "/port", dir_ + "/requests"},
+        dir_ + "/upstream.log");
+    REQUIRE(testing::waitFor([&] {
+      std::ifstream in(dir_ + "/port");
+      return static_cast<bool>(in >> port_);
+    }));
+  }
+  uint16_t port() const { return port_; }
+  // Requests it has received ("METHOD /path" lines).
+  std::vector<std::string> requests() const {
+    std::ifstream in(dir_ + "/requests");
+    std::vector<std::string> out;
+    for (std::string line; std::getline(in, line);) out.push_back(line);
+    return out;
+  }
+
+ private:
+  static inline int counter_ = 0;
+  std::string dir_;
+  std::unique_ptr<Process> proc_;
+  uint16_t port_ = 0;
+};
+
+// A bootstrap that takes everything from ADS at 127.0.0.1:ads_port.
+inline std::string bootstrapYaml(int ads_port, bool delta,
+                                 const std::string& fetch_timeout = "15s") {
+  return cat(R"(node: {id: sidecar-under-test, cluster: test}
+admin: {address: {socket_address: {address: 127.0.0.1, port_value: 0}}}
+dynamic_resources:
+  ads_config:
+    api_type: )",
+             delta ? "DELTA_GRPC" : "GRPC", R"(
+    transport_api_version: V3
+    grpc_services: [{envoy_grpc: {cluster_name: xds_cluster}}]
+  cds_config: {ads: {}, resource_api_version: V3, initial_fetch_timeout: )",
+             fetch_timeout, R"(}
+  lds_config: {ads: {}, resource_api_version: V3, initial_fetch_timeout: )",
+             fetch_timeout, R"(}
+static_resources:
+  clusters:
+  - name: xds_cluster
+    type: STATIC
+    connect_timeout: 1s
+    load_assignment:
+      cluster_name: xds_cluster
+      endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: )",
+             ads_port, "}}}}]}]\n");
+}
 
 }  // namespace remora::integration

@@ -27,52 +27,6 @@ namespace {
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-constexpr const char* kListenerType = "type.googleapis.com/envoy.config.listener.v3.Listener";
-constexpr const char* kClusterType = "type.googleapis.com/envoy.config.cluster.v3.Cluster";
-constexpr const char* kEdsType =
-    "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment";
-
-// A backend that answers every connection with its name and keeps the connection open
-// until the client closes it (so a test can keep a session alive across a change).
-class NamedBackend {
- public:
-  explicit NamedBackend(std::string name) : name_(std::move(name)) {
-    fd_ = testing::listenTcp("127.0.0.1", 0);
-    port_ = testing::boundPort(fd_);
-    thread_ = std::thread([this] {
-      while (!stop_) {
-        int c = testing::acceptTcp(fd_, 100);
-        if (c < 0) continue;
-        std::thread([c, n = name_] {
-          testing::sendAll(c, n + "\n");
-          // Echo until the client closes.
-          std::string got;
-          char buf[4096];
-          for (;;) {
-            ssize_t r = recv(c, buf, sizeof(buf), 0);
-            if (r <= 0) break;
-            testing::sendAll(c, std::string_view(buf, static_cast<size_t>(r)));
-          }
-          close(c);
-        }).detach();
-      }
-    });
-  }
-  ~NamedBackend() {
-    stop_ = true;
-    thread_.join();
-    close(fd_);
-  }
-  uint16_t port() const { return port_; }
-
- private:
-  std::string name_;
-  int fd_;
-  uint16_t port_;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-};
-
 // The first line a connection through the proxy gets: the backend's name, or "" if reset.
 std::string whoAnswers(uint16_t port) {
   int fd = testing::connectTcp("127.0.0.1", port, 2000);
@@ -82,30 +36,6 @@ std::string whoAnswers(uint16_t port) {
   while (line.size() < 64 && recv(fd, &c, 1, 0) == 1 && c != '\n') line.push_back(c);
   close(fd);
   return line;
-}
-
-std::string bootstrapYaml(int ads_port, bool delta, const std::string& fetch_timeout = "15s") {
-  return cat(R"(node: {id: sidecar-under-test, cluster: test}
-admin: {address: {socket_address: {address: 127.0.0.1, port_value: 0}}}
-dynamic_resources:
-  ads_config:
-    api_type: )",
-             delta ? "DELTA_GRPC" : "GRPC", R"(
-    transport_api_version: V3
-    grpc_services: [{envoy_grpc: {cluster_name: xds_cluster}}]
-  cds_config: {ads: {}, resource_api_version: V3, initial_fetch_timeout: )",
-             fetch_timeout, R"(}
-  lds_config: {ads: {}, resource_api_version: V3, initial_fetch_timeout: )",
-             fetch_timeout, R"(}
-static_resources:
-  clusters:
-  - name: xds_cluster
-    type: STATIC
-    connect_timeout: 1s
-    load_assignment:
-      cluster_name: xds_cluster
-      endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: )",
-             ads_port, "}}}}]}]\n");
 }
 
 std::string listenerYaml(const std::string& name, uint16_t port, const std::string& cluster) {

@@ -23,35 +23,7 @@ namespace {
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-constexpr const char* kListenerType = "type.googleapis.com/envoy.config.listener.v3.Listener";
-constexpr const char* kClusterType = "type.googleapis.com/envoy.config.cluster.v3.Cluster";
-constexpr const char* kEdsType =
-    "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment";
 constexpr const char* kRouteType = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration";
-
-// test/interop/http_upstream.py in its own process.
-class Upstream {
- public:
-  Upstream() {
-    dir_ = Binaries::get().dir + "/" + cat("rds-upstream", counter_++, "-", getpid());
-    fs::create_directories(dir_);
-    proc_ = std::make_unique<Process>(
-        std::vector<std::string>{"python3", testing::sourceDir() + "/test/interop/http_upstream.py",
-                                 dir_ + "/port", dir_ + "/requests"},
-        dir_ + "/upstream.log");
-    REQUIRE(testing::waitFor([&] {
-      std::ifstream in(dir_ + "/port");
-      return static_cast<bool>(in >> port_);
-    }));
-  }
-  uint16_t port() const { return port_; }
-
- private:
-  static inline int counter_ = 0;
-  std::string dir_;
-  std::unique_ptr<Process> proc_;
-  uint16_t port_ = 0;
-};
 
 struct Reply {
   int status = 0;  // 0: no HTTP response (connection refused, reset)
@@ -72,30 +44,6 @@ Reply get(uint16_t port, const std::string& path) {
   r.status = static_cast<int>(code);
   r.body = out.substr(0, nl);
   return r;
-}
-
-std::string bootstrapYaml(int ads_port, bool delta, const std::string& fetch_timeout = "15s") {
-  return cat(R"(node: {id: sidecar-under-test, cluster: test}
-admin: {address: {socket_address: {address: 127.0.0.1, port_value: 0}}}
-dynamic_resources:
-  ads_config:
-    api_type: )",
-             delta ? "DELTA_GRPC" : "GRPC", R"(
-    transport_api_version: V3
-    grpc_services: [{envoy_grpc: {cluster_name: xds_cluster}}]
-  cds_config: {ads: {}, resource_api_version: V3, initial_fetch_timeout: )",
-             fetch_timeout, R"(}
-  lds_config: {ads: {}, resource_api_version: V3, initial_fetch_timeout: )",
-             fetch_timeout, R"(}
-static_resources:
-  clusters:
-  - name: xds_cluster
-    type: STATIC
-    connect_timeout: 1s
-    load_assignment:
-      cluster_name: xds_cluster
-      endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: )",
-             ads_port, "}}}}]}]\n");
 }
 
 // A listener whose http_connection_manager routes by RDS `route_config_name`.

@@ -41,7 +41,8 @@ sockaddr_in parseAddress(const char* hostport) {
   sockaddr_in sa{};
   sa.sin_family = AF_INET;
   sa.sin_port = htons(static_cast<uint16_t>(std::atoi(s.c_str() + colon + 1)));
-  if (colon == std::string::npos || inet_pton(AF_INET, s.substr(0, colon).c_str(), &sa.sin_addr) != 1) {
+  if (colon == std::string::npos ||
+      inet_pton(AF_INET, s.substr(0, colon).c_str(), &sa.sin_addr) != 1) {
     std::fprintf(stderr, "http_load: bad address '%s'\n", hostport);
     std::exit(2);
   }

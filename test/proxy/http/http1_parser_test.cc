@@ -258,9 +258,10 @@ TEST_CASE("http1: encoding heads, chunks and hop-by-hop removal", "[http][http1]
 
 TEST_CASE("http1: an upgrade request or CONNECT ends the connection after its exchange",
           "[http][http1]") {
-  for (std::string in : {std::string("GET /ws HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\n"
-                                     "Upgrade: websocket\r\n\r\n\x81\x05hello"),
-                         std::string("CONNECT svc:443 HTTP/1.1\r\nHost: svc:443\r\n\r\n\x16\x03")}) {
+  for (std::string in :
+       {std::string("GET /ws HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\n"
+                    "Upgrade: websocket\r\n\r\n\x81\x05hello"),
+        std::string("CONNECT svc:443 HTTP/1.1\r\nHost: svc:443\r\n\r\n\x16\x03")}) {
     Collector c;
     Http1Parser p(Http1Parser::Mode::Request, {}, c);
     p.feed(in);

@@ -6,6 +6,7 @@
 
 #include "filters/registry.h"
 #include "proxy/common/strings.h"
+#include "test/xds/translate/translate_test_util.h"
 #include "xds/common/load.h"
 #include "xds/translate/translate.h"
 #include "xds/translate/validate.h"
@@ -19,16 +20,8 @@ using Hcm = envoy::extensions::filters::network::http_connection_manager::v3::Ht
 using config::HeaderToAdd;
 using config::StringMatch;
 
-template <typename T>
-T parse(const std::string& yaml) {
-  T msg;
-  auto st = parseMessage(yaml, &msg);
-  INFO(st.ToString());
-  REQUIRE(st.ok());
-  return msg;
-}
-
-std::string errorOf(const absl::Status& s) { return std::string(s.message()); }
+using testutil::errorOf;
+using testutil::parse;
 
 // A listener whose only filter is an HCM with `body` (indented for typed_config).
 std::string listenerWith(const std::string& body) {

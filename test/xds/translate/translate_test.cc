@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "proxy/common/strings.h"
+#include "test/xds/translate/translate_test_util.h"
 #include "xds/common/load.h"
 
 namespace remora::xds {
@@ -19,16 +20,8 @@ using envoy::config::cluster::v3::Cluster;
 using envoy::config::endpoint::v3::ClusterLoadAssignment;
 using envoy::config::listener::v3::Listener;
 
-template <typename T>
-T parse(const std::string& yaml) {
-  T msg;
-  auto st = parseMessage(yaml, &msg);
-  INFO(st.ToString());
-  REQUIRE(st.ok());
-  return msg;
-}
-
-std::string errorOf(const absl::Status& s) { return std::string(s.message()); }
+using testutil::errorOf;
+using testutil::parse;
 
 // Istio's outbound capture listener, minus its own extensions (istio.stats).
 const char* kVirtualOutbound = R"(
