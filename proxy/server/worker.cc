@@ -21,6 +21,7 @@ Worker::~Worker() {
 }
 
 void Worker::start() {
+  started_ = true;
   thread_ = std::thread([this] {
     log::setThreadName(loop_.name());
     loop_.run();
@@ -29,6 +30,9 @@ void Worker::start() {
 }
 
 bool Worker::join() {
+  // A start-up that failed before the workers ran still has to run their loops once, for the
+  // shutdown posted to them: libuv handles must be closed by their loop before it is freed.
+  if (!started_) start();
   if (thread_.joinable()) thread_.join();
   return clean_exit_;
 }

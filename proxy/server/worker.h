@@ -83,6 +83,7 @@ class Worker {
   uv_timer_t drain_timer_;
   std::function<void()> on_drained_;
   bool clean_exit_ = false;
+  bool started_ = false;
 };
 
 }  // namespace remora::server

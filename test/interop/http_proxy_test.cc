@@ -574,5 +574,28 @@ static_resources:
   CHECK(proxy.stat("tcp.opaque.downstream_cx_total") == 2);
 }
 
+TEST_CASE("start-up: a port in use is a clear error and exit code 1, not a crash", "[http]") {
+  int taken = testing::listenTcp("127.0.0.1", 0);
+  uint16_t admin_port = testing::boundPort(taken);
+  Upstream up;
+  std::string boot = bootstrap(freePort(), up.port(), "/dev/null");
+  std::string needle = "port_value: 0}}}";
+  boot.replace(boot.find(needle), needle.size(), cat("port_value: ", admin_port, "}}}"));
+  std::string dir = Binaries::get().dir + "/" + cat("startfail-", getpid());
+  fs::create_directories(dir);
+  writeFile(dir + "/bootstrap.yaml", boot);
+  std::string out;
+  int rc =
+      runCommand({testing::buildDir() + "/proxy/remora", "--bootstrap", dir + "/bootstrap.yaml",
+                  "--concurrency", "2", "--prometheus-address=", "--health-address="},
+                 &out);
+  close(taken);
+  INFO(out);
+  CHECK(rc == 1);
+  CHECK(out.find("start-up failed: admin: bind") != std::string::npos);
+  CHECK(out.find("Address already in use") != std::string::npos);
+  CHECK(out.find("handles open") == std::string::npos);
+}
+
 }  // namespace
 }  // namespace remora::integration
