@@ -28,6 +28,7 @@ size_t HeaderMap::count(std::string_view name) const {
 }
 
 void HeaderMap::add(std::string name, std::string value) {
+  if (entries_.empty()) entries_.reserve(16);  // typical blocks never reallocate
   bytes_ += name.size() + value.size();
   entries_.push_back({std::move(name), std::move(value)});
 }
