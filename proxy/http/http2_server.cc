@@ -60,6 +60,7 @@ struct H2Stream : public ResponseEncoder {
   bool read_disabled = false;
   bool remote_done = false;
   bool local_done = false;
+  mutable bool blocked = false;  // writable() said no since the last notification
 };
 
 class Http2ServerConnection : public server::Session, public net::Connection::Callbacks {
@@ -165,21 +166,41 @@ class Http2ServerConnection : public server::Session, public net::Connection::Ca
     delete this;
   }
 
+  void markWritable(int32_t id) { writable_ids_.push_back(id); }
+
   // Writes what nghttp2 has queued.
   void flush() {
     if (conn_ == nullptr || closing_now_) return;
+    if (flushing_) return;  // re-entered from a writable notification below: the loop goes on
+    flushing_ = true;
     for (;;) {
       const uint8_t* data = nullptr;
       ssize_t n = nghttp2_session_mem_send(session_, &data);
       if (n < 0) {
+        flushing_ = false;
         close(net::Connection::CloseMode::Abort);
         return;
       }
-      if (n == 0) break;
+      if (n == 0) {
+        if (writable_ids_.empty() || conn_ == nullptr) break;
+        // Streams that have room again resume their upstreams; what they send comes round
+        // in this loop.
+        std::vector<int32_t> ids;
+        ids.swap(writable_ids_);
+        for (int32_t id : ids) {
+          auto it = streams_.find(id);
+          if (it != streams_.end() && it->second->active && !it->second->active->done()) {
+            it->second->active->onDownstreamWritable();
+          }
+        }
+        continue;
+      }
       conn_->writeCopy(
           std::string_view(reinterpret_cast<const char*>(data), static_cast<size_t>(n)));
     }
-    if (!nghttp2_session_want_read(session_) && !nghttp2_session_want_write(session_)) {
+    flushing_ = false;
+    if (conn_ != nullptr && !nghttp2_session_want_read(session_) &&
+        !nghttp2_session_want_write(session_)) {
       close(net::Connection::CloseMode::Flush);
     }
   }
@@ -475,6 +496,8 @@ class Http2ServerConnection : public server::Session, public net::Connection::Ca
   std::map<int32_t, std::unique_ptr<H2Stream>> streams_;
   std::vector<std::unique_ptr<H2Stream>> dying_;
   size_t pending_output_ = 0;
+  std::vector<int32_t> writable_ids_;  // streams to tell they have room (after mem_send)
+  bool flushing_ = false;
   uint64_t streams_opened_ = 0;
   uint64_t premature_resets_ = 0;
   uint64_t priority_frames_ = 0;
@@ -521,8 +544,11 @@ ssize_t readBody(nghttp2_session* session, int32_t stream_id, uint8_t* buf, size
       nghttp2_submit_trailer(session, stream_id, nva.data(), nva.size());
     }
   }
-  if (s->writable() && s->active && !s->active->done()) {
-    // Room again: the router may resume reading its upstream (after this send completes).
+  if (s->blocked && s->out.size() - s->out_offset < kStreamOutputLimit / 2) {
+    // Room again (with hysteresis): the router may resume reading its upstream, once this
+    // send is over (not from inside nghttp2).
+    s->blocked = false;
+    s->conn.markWritable(stream_id);
   }
   return static_cast<ssize_t>(n);
 }
@@ -593,7 +619,9 @@ void H2Stream::resetStream() {
 }
 
 bool H2Stream::writable() const {
-  return out.size() - out_offset < kStreamOutputLimit && conn.connectionWritable();
+  bool ok = out.size() - out_offset < kStreamOutputLimit && conn.connectionWritable();
+  if (!ok) blocked = true;  // the router paused: tell it when there is room again
+  return ok;
 }
 
 void H2Stream::readDisable(bool disable) {

@@ -597,5 +597,25 @@ TEST_CASE("start-up: a port in use is a clear error and exit code 1, not a crash
   CHECK(out.find("handles open") == std::string::npos);
 }
 
+TEST_CASE(
+    "http2: a client with a small window still gets a large body whole (flow control "
+    "pauses and resumes the upstream)",
+    "[http][http2]") {
+  Fixture f;
+  std::string dir = Binaries::get().dir + "/" + cat("smallwin-", getpid());
+  fs::create_directories(dir);
+  // 64 KiB stream and connection windows: the proxy holds at most its per-stream limit and
+  // must resume the upstream every time the client opens its window again.
+  std::string out;
+  int rc = runCommand(
+      {"timeout", "60", "nghttp", "-n", "-w", "16", "-W", "16", "-s", f.url("/bytes/8000000")},
+      &out);
+  CHECK(rc == 0);
+  CHECK(out.find("200") != std::string::npos);
+  CHECK(f.proxy->stat("http.ingress.downstream_rq_tx_bytes_total") == 8000000);
+  CHECK(f.proxy->stat("cluster.backend.upstream_flow_control_paused_reading_total") >= 1);
+  CHECK(f.proxy->stat("cluster.backend.upstream_flow_control_resumed_reading_total") >= 1);
+}
+
 }  // namespace
 }  // namespace remora::integration
