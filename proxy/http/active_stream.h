@@ -147,8 +147,8 @@ class ActiveStream : public FilterCallbacks {
   const Route* route() override {
     if (!route_cached_) {
       route_cached_ = true;
-      const RouteTable* table = shared_.routeTable(worker_);
-      route_ = table == nullptr ? nullptr : table->route(request_);
+      route_table_ = shared_.routeTable(worker_);
+      route_ = route_table_ == nullptr ? nullptr : route_table_->route(request_);
       if (route_ != nullptr) {
         info_.route_name = route_->config().name;
         if (route_->config().route.idle_timeout) armIdle();  // the route's own idle timeout
@@ -412,6 +412,7 @@ class ActiveStream : public FilterCallbacks {
   StreamInfo info_;
   RequestHeaders request_;
   std::vector<HttpFilterPtr> filters_;
+  std::shared_ptr<const RouteTable> route_table_;  // keeps route_ valid for the stream
   const Route* route_ = nullptr;
   bool route_cached_ = false;
   int decode_stopped_at_ = -1;

@@ -45,9 +45,11 @@ std::string newRequestId() {
   return out;
 }
 
-const RouteTable* ConnManagerShared::routeTable(server::Worker& worker) const {
-  if (route_table) return route_table.get();
-  return worker.snapshot().routeTable(config.rds_name);
+std::shared_ptr<const RouteTable> ConnManagerShared::routeTable(server::Worker& worker) const {
+  if (route_table) return route_table;
+  const auto& routes = worker.snapshot().routes;
+  auto it = routes.find(config.rds_name);
+  return it == routes.end() ? nullptr : it->second;
 }
 
 // --- Http1ServerConnection: the HTTP/1.1 downstream ---

@@ -70,7 +70,8 @@ struct ConnManagerShared {
   std::shared_ptr<stats::ShardedScope<ConnManagerStats>> stats;
   uint32_t buffer_limit = 1024 * 1024;
   // The route table for a new stream: inline, or the RDS one in the worker's snapshot.
-  const RouteTable* routeTable(server::Worker& worker) const;
+  // Shared: a stream keeps the table it routed with (an RDS update may replace it meanwhile).
+  std::shared_ptr<const RouteTable> routeTable(server::Worker& worker) const;
 };
 
 class ConnManagerFactory : public server::NetworkFilterFactory {

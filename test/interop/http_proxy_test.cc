@@ -227,7 +227,7 @@ TEST_CASE("http: the route timeout answers 504 with flag UT", "[http]") {
 }
 
 TEST_CASE(
-    "http: request smuggling shapes get 400 and a closed connection; nothing reaches the "
+    "http: request smuggling shapes get 400 and a closed connection - nothing reaches the "
     "upstream",
     "[http][security]") {
   Fixture f;
@@ -273,7 +273,7 @@ TEST_CASE(
   CHECK(curl({f.url("/fine")}).out == "hello GET /fine");
 }
 
-TEST_CASE("http: pipelined requests are answered in order; header limits answer 431", "[http]") {
+TEST_CASE("http: pipelined requests are answered in order - header limits answer 431", "[http]") {
   Fixture f;
   std::string resp = raw(f.port,
                          "GET /p1 HTTP/1.1\r\nHost: svc.local\r\n\r\n"
@@ -327,7 +327,7 @@ TEST_CASE("http2: nghttp, curl and h2load through remora (HTTP/2 client, HTTP/1.
 }
 
 TEST_CASE(
-    "http2: hostile clients are cut off with the right error; a normal request works "
+    "http2: hostile clients are cut off with the right error - a normal request works "
     "right after each",
     "[http][http2][security]") {
   Fixture f;
@@ -510,7 +510,7 @@ TEST_CASE("http: draining closes idle HTTP/1.1 connections and sends HTTP/2 GOAW
 }
 
 TEST_CASE(
-    "http_inspector: one port carries HTTP/1.1, h2c and opaque TCP to their own chains; "
+    "http_inspector: one port carries HTTP/1.1, h2c and opaque TCP to their own chains - "
     "bytes are never changed",
     "[http][http_inspector]") {
   NamedBackend tcp("greeting");

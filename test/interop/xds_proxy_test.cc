@@ -69,7 +69,7 @@ google::protobuf::Any any(const std::string& yaml) {
   return a;
 }
 
-TEST_CASE("xds: remora-control drives remora; endpoints changed on disk move the traffic",
+TEST_CASE("xds: remora-control drives remora - endpoints changed on disk move the traffic",
           "[xds]") {
   bool delta = GENERATE(false, true);
   INFO((delta ? "DELTA_GRPC" : "GRPC"));
@@ -159,7 +159,7 @@ TEST_CASE(
   (void)y_port;
 }
 
-TEST_CASE("xds: a NACK names the resource and the field; the last good configuration stays",
+TEST_CASE("xds: a NACK names the resource and the field - the last good configuration stays",
           "[xds]") {
   testing::FakeAdsServer cp;
   NamedBackend a("backend-a");
@@ -257,7 +257,7 @@ TEST_CASE("xds: a NACK names the resource and the field; the last good configura
   CHECK(proxy.ready());
 }
 
-TEST_CASE("xds: an oversized response breaks the stream, not the proxy; it reconnects", "[xds]") {
+TEST_CASE("xds: an oversized response breaks the stream, not the proxy - it reconnects", "[xds]") {
   testing::FakeAdsServer cp;
   ProxyUnderTest proxy(bootstrapYaml(cp.port(), false, "1s"));
   REQUIRE(cp.waitRequest([](const auto& r) { return r.type_url() == kClusterType; }));
@@ -392,7 +392,7 @@ TEST_CASE("xds: a cluster without endpoints warms, then initial_fetch_timeout le
 }
 
 TEST_CASE(
-    "xds: the control plane vanishes; traffic goes on; Delta resumes with "
+    "xds: the control plane vanishes - traffic goes on - Delta resumes with "
     "initial_resource_versions",
     "[xds]") {
   testing::FakeAdsServer cp;

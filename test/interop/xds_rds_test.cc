@@ -118,7 +118,7 @@ uint16_t startControl(const std::string& dir, std::unique_ptr<Process>* control)
 }
 
 TEST_CASE(
-    "rds: remora-control serves a listener's routes; changes on disk take effect; a bad "
+    "rds: remora-control serves a listener's routes - changes on disk take effect - a bad "
     "route configuration is NACKed naming the field",
     "[rds][xds]") {
   bool delta = GENERATE(false, true);
@@ -268,7 +268,7 @@ class Script {
 };
 
 TEST_CASE(
-    "rds: listeners warm on their routes (make before break); one whose route "
+    "rds: listeners warm on their routes (make before break) - one whose route "
     "configuration never arrives is ready after initial_fetch_timeout and answers 404",
     "[rds][xds]") {
   bool delta = GENERATE(false, true);

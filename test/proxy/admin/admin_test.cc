@@ -60,7 +60,7 @@ TEST_CASE("/ready follows the server state", "[admin]") {
   CHECK(call(*health, "GET", "/stats").status == 404);
 }
 
-TEST_CASE("/stats lists counters; filter and prometheus format", "[admin]") {
+TEST_CASE("/stats lists counters - filter and prometheus format", "[admin]") {
   FakeHooks hooks;
   hooks.scope->shard(0).downstream_cx_total.inc(7);
   hooks.scope->shard(0).downstream_cx_active.add(2);
@@ -83,7 +83,7 @@ TEST_CASE("/stats lists counters; filter and prometheus format", "[admin]") {
   CHECK(call(*prom, "POST", "/quitquitquit").status == 404);
 }
 
-TEST_CASE("mutating endpoints need POST; their action runs after the reply", "[admin]") {
+TEST_CASE("mutating endpoints need POST - their action runs after the reply", "[admin]") {
   FakeHooks hooks;
   auto router = adminRouter(hooks);
   CHECK(call(*router, "GET", "/quitquitquit").status == 405);

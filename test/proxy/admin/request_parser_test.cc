@@ -6,7 +6,7 @@
 namespace remora::admin {
 namespace {
 
-TEST_CASE("pipelined requests come out in order; parsing stops after connection: close",
+TEST_CASE("pipelined requests come out in order - parsing stops after connection: close",
           "[admin]") {
   RequestParser p(4096);
   std::vector<RequestParser::Parsed> out;

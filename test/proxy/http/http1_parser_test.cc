@@ -74,7 +74,7 @@ TEST_CASE("http1: a request with a body, byte by byte and whole", "[http][http1]
   }
 }
 
-TEST_CASE("http1: chunked body with trailers; pipelined requests wait for resume()",
+TEST_CASE("http1: chunked body with trailers - pipelined requests wait for resume()",
           "[http][http1]") {
   std::string in =
       "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"

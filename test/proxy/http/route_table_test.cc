@@ -171,7 +171,7 @@ RouteConfigEntry withHeaders(std::string name, std::vector<HeaderMatch> headers)
   return r;
 }
 
-TEST_CASE("header matchers: all must match; invert, presence, range, missing-as-empty",
+TEST_CASE("header matchers: all must match - invert, presence, range, missing-as-empty",
           "[route_table]") {
   auto absent = header("x-debug", HeaderMatch::Kind::Present);
   absent.present = false;
@@ -223,7 +223,7 @@ TEST_CASE("header matchers: all must match; invert, presence, range, missing-as-
   CHECK(routed(*t2, request("h", "/", {{"x-p", ""}})) == "other");
 }
 
-TEST_CASE("query parameters: first value, not decoded; presence; string matchers",
+TEST_CASE("query parameters: first value, not decoded - presence - string matchers",
           "[route_table]") {
   auto r = routeTo("q");
   config::QueryParamMatch user;

@@ -6,7 +6,7 @@
 namespace remora::net {
 namespace {
 
-TEST_CASE("crossing above high fires once; draining to low fires once", "[watermark]") {
+TEST_CASE("crossing above high fires once - draining to low fires once", "[watermark]") {
   Watermark w(100);
   CHECK(w.low() == 50);
   CHECK_FALSE(w.add(100));  // at high is not above it

@@ -188,7 +188,7 @@ TEST_CASE("RDS: a route configuration that never arrives counts as absent after 
   CHECK(routeNames(s.assemble()) == std::vector<std::string>{"ghost"});
 }
 
-TEST_CASE("RDS over Delta: removal means absent; the listener stays in service without routes",
+TEST_CASE("RDS over Delta: removal means absent - the listener stays in service without routes",
           "[xds][rds]") {
   ConfigState s;
   REQUIRE(sotw(s, ResourceType::Listener, "l1", {rdsListener("app", 8080, "r1")}).ok());
@@ -270,7 +270,7 @@ TEST_CASE("RDS: static listeners name route configurations too, and serve from t
   CHECK(s.resources(ResourceType::RouteConfiguration).count("rs") == 1);  // not pruned
 }
 
-TEST_CASE("/config_dump: RoutesConfigDump with dynamic route configs; warming listeners",
+TEST_CASE("/config_dump: RoutesConfigDump with dynamic route configs - warming listeners",
           "[xds][rds]") {
   ConfigState s;
   REQUIRE(sotw(s, ResourceType::Listener, "l1", {rdsListener("app", 8080, "r1")}).ok());

@@ -132,7 +132,7 @@ TEST_CASE("a route feature remora lacks is NACKed with the full field path", "[x
             "remora"));
 }
 
-TEST_CASE("RDS over ADS; other config sources are NACKed", "[xds][http]") {
+TEST_CASE("RDS over ADS - other config sources are NACKed", "[xds][http]") {
   auto h = hcm(cat(R"(
 stat_prefix: s
 rds: {route_config_name: "8080", config_source: {ads: {}, resource_api_version: V3}}
@@ -167,7 +167,7 @@ rds: {route_config_name: r, config_source: {ads: {}, resource_api_version: V2}}
   CHECK(errorOf(none.status()) == "hcm: needs rds or route_config");
 }
 
-TEST_CASE("HTTP filters: the router last; optional unknown filters skipped; others NACKed",
+TEST_CASE("HTTP filters: the router last - optional unknown filters skipped - others NACKed",
           "[xds][http]") {
   const char* rds = "stat_prefix: s\nrds: {route_config_name: r, config_source: {ads: {}}}\n";
   TranslateNotes notes;
@@ -228,7 +228,7 @@ http_filters:
         "http_filters[0])");
 }
 
-TEST_CASE("access logs: file (text, json), stdout, stderr; filters and nested JSON NACKed",
+TEST_CASE("access logs: file (text, json), stdout, stderr - filters and nested JSON NACKed",
           "[xds][http]") {
   const char* base = "stat_prefix: s\nrds: {route_config_name: r, config_source: {ads: {}}}\n";
   auto h = hcm(cat(base, kRouterTop, R"(

@@ -49,7 +49,7 @@ filter_chains:
       cluster: BlackHoleCluster
 )";
 
-TEST_CASE("Istio's virtualOutbound listener is accepted; access_log is noted as ignored",
+TEST_CASE("Istio's virtualOutbound listener is accepted - access_log is noted as ignored",
           "[xds][translate]") {
   TranslateNotes notes;
   auto l = translateListener(parse<Listener>(kVirtualOutbound), &notes);
@@ -154,7 +154,7 @@ filter_chains:
                 "remora implements yet"));
 }
 
-TEST_CASE("http_inspector with its timeout translates; tls_inspector is refused by name",
+TEST_CASE("http_inspector with its timeout translates - tls_inspector is refused by name",
           "[xds][translate]") {
   TranslateNotes notes;
   auto l = translateListener(parse<Listener>(R"(
@@ -338,7 +338,7 @@ TEST_CASE("Kuma-style camelCase JSON is accepted as well", "[xds][translate]") {
   CHECK(c->per_connection_buffer_limit_bytes == 32768);
 }
 
-TEST_CASE("ClusterLoadAssignment: healthy endpoints with weights; unhealthy and draining left out",
+TEST_CASE("ClusterLoadAssignment: healthy endpoints with weights - unhealthy and draining left out",
           "[xds][translate]") {
   auto cla = parse<ClusterLoadAssignment>(R"(
 cluster_name: reviews
