@@ -15,9 +15,12 @@
 #include <thread>
 #include <vector>
 
+#include <google/protobuf/any.pb.h>
+
 #include "proxy/common/strings.h"
 #include "test/common/test_util.h"
 #include "test/integration/harness.h"
+#include "xds/common/load.h"
 
 namespace remora::integration {
 
@@ -206,6 +209,30 @@ static_resources:
       cluster_name: xds_cluster
       endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: )",
              ads_port, "}}}}]}]\n");
+}
+
+// An EDS cluster over ADS, and its one-endpoint ClusterLoadAssignment on loopback.
+inline std::string clusterYaml(const std::string& name) {
+  return cat("'@type': ", kClusterType, "\nname: ", name,
+             "\ntype: EDS\nconnect_timeout: 1s\neds_cluster_config: {eds_config: {ads: {}, "
+             "resource_api_version: V3}}\n");
+}
+
+inline std::string claYaml(const std::string& name, uint16_t port) {
+  return cat(
+      "'@type': ", kEdsType, "\ncluster_name: ", name,
+      "\nendpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 127.0.0.1, "
+      "port_value: ",
+      port, "}}}}]}]\n");
+}
+
+// A resource from YAML, as an Any.
+inline google::protobuf::Any any(const std::string& yaml) {
+  google::protobuf::Any a;
+  auto st = xds::parseMessage(yaml, &a);
+  INFO(st.ToString());
+  REQUIRE(st.ok());
+  return a;
 }
 
 }  // namespace remora::integration

@@ -47,28 +47,6 @@ std::string listenerYaml(const std::string& name, uint16_t port, const std::stri
       name, ", cluster: ", cluster, "}}]}]\n");
 }
 
-std::string clusterYaml(const std::string& name) {
-  return cat("'@type': ", kClusterType, "\nname: ", name,
-             "\ntype: EDS\nconnect_timeout: 1s\neds_cluster_config: {eds_config: {ads: {}, "
-             "resource_api_version: V3}}\n");
-}
-
-std::string claYaml(const std::string& name, uint16_t port) {
-  return cat(
-      "'@type': ", kEdsType, "\ncluster_name: ", name,
-      "\nendpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 127.0.0.1, "
-      "port_value: ",
-      port, "}}}}]}]\n");
-}
-
-google::protobuf::Any any(const std::string& yaml) {
-  google::protobuf::Any a;
-  auto st = xds::parseMessage(yaml, &a);
-  INFO(st.ToString());
-  REQUIRE(st.ok());
-  return a;
-}
-
 TEST_CASE("xds: remora-control drives remora - endpoints changed on disk move the traffic",
           "[xds]") {
   bool delta = GENERATE(false, true);

@@ -65,20 +65,6 @@ filter_chains:
 )");
 }
 
-std::string clusterYaml(const std::string& name) {
-  return cat("'@type': ", kClusterType, "\nname: ", name,
-             "\ntype: EDS\nconnect_timeout: 1s\neds_cluster_config: {eds_config: {ads: {}, "
-             "resource_api_version: V3}}\n");
-}
-
-std::string claYaml(const std::string& name, uint16_t port) {
-  return cat(
-      "'@type': ", kEdsType, "\ncluster_name: ", name,
-      "\nendpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 127.0.0.1, "
-      "port_value: ",
-      port, "}}}}]}]\n");
-}
-
 // A RouteConfiguration with one catch-all virtual host and `routes` (YAML list items).
 std::string routeYaml(const std::string& name, const std::string& routes) {
   return cat("'@type': ", kRouteType, "\nname: ", name, R"(
@@ -93,14 +79,6 @@ virtual_hosts:
 std::string directRoute(const std::string& prefix, const std::string& body) {
   return cat("  - match: {prefix: ", prefix,
              "}\n    direct_response: {status: 200, body: {inline_string: \"", body, "\"}}\n");
-}
-
-google::protobuf::Any any(const std::string& yaml) {
-  google::protobuf::Any a;
-  auto st = xds::parseMessage(yaml, &a);
-  INFO(st.ToString());
-  REQUIRE(st.ok());
-  return a;
 }
 
 uint16_t startControl(const std::string& dir, std::unique_ptr<Process>* control) {
