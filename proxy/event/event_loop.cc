@@ -87,6 +87,7 @@ void EventLoop::shutdown() {
     accepting_ = false;
   }
   drainTasks();
+  timeouts_.close();
   uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&check_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&idle_), nullptr);

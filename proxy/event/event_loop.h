@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "proxy/event/block_pool.h"
+#include "proxy/event/timeout.h"
 
 namespace remora::event {
 
@@ -37,6 +38,7 @@ class EventLoop {
 
   uv_loop_t* uv() { return &loop_; }
   BlockPool& blocks() { return blocks_; }
+  TimeoutQueues& timeouts() { return timeouts_; }
   const std::string& name() const { return name_; }
   // Cached loop time in milliseconds (uv_now).
   uint64_t now() const { return uv_now(&loop_); }
@@ -70,6 +72,7 @@ class EventLoop {
   std::vector<EndOfIteration*> end_tasks_;
   std::vector<EndOfIteration*> running_;
   BlockPool blocks_;
+  TimeoutQueues timeouts_{&loop_};
   std::mutex mu_;
   std::vector<std::function<void()>> tasks_;  // guarded by mu_
   bool accepting_ = true;                     // guarded by mu_

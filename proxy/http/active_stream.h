@@ -11,8 +11,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "proxy/common/strings.h"
-#include "proxy/event/timer.h"
+#include "proxy/event/timeout.h"
 #include "proxy/http/access_log.h"
 #include "proxy/http/conn_manager.h"
 #include "proxy/http/route_table.h"
@@ -30,7 +31,8 @@ inline uint64_t wallClockMs() {
 class ResponseEncoder {
  public:
   virtual ~ResponseEncoder() = default;
-  virtual void encodeHeaders(const ResponseHeaders& headers, bool end_stream) = 0;
+  // The codec may change `headers` (it drops what its protocol does not carry).
+  virtual void encodeHeaders(ResponseHeaders& headers, bool end_stream) = 0;
   virtual void encodeData(std::string_view data, bool end_stream) = 0;
   virtual void encodeTrailers(const HeaderMap& trailers) = 0;
   virtual void encode100Continue() = 0;
@@ -54,23 +56,22 @@ class ActiveStream : public FilterCallbacks {
         encoder_(encoder),
         stats_(stats),
         secure_(secure),
-        idle_timer_(worker.loop().uv(), [this] { onIdleTimeout(); }) {
+        idle_timer_(worker.loop().timeouts(), [this] { onIdleTimeout(); }),
+        request_timer_(worker.loop().timeouts(), [this] { onRequestTimeout(); }) {
     info_.start_ms = wallClockMs();
     info_.start_mono_ms = worker.loop().now();
     info_.protocol = std::move(protocol);
     info_.downstream_local = info.original_dst ? *info.original_dst : info.local;
     info_.downstream_remote = info.peer;
+    filters_.reserve(shared_.filters.size());
     for (const auto& f : shared_.filters) {
-      filters_.push_back(f->create());
+      filters_.push_back(f->create(worker));
       filters_.back()->setCallbacks(this);
     }
     stats_.downstream_rq_total.inc();
     stats_.downstream_rq_active.add();
     armIdle();
-    if (shared_.config.request_timeout.count() > 0) {
-      request_timer_.emplace(worker.loop().uv(), [this] { onRequestTimeout(); });
-      request_timer_->enable(static_cast<uint64_t>(shared_.config.request_timeout.count()));
-    }
+    request_timer_.enable(static_cast<uint64_t>(shared_.config.request_timeout.count()));
   }
 
   ~ActiveStream() override {
@@ -301,7 +302,7 @@ class ActiveStream : public FilterCallbacks {
 
   void requestComplete() {
     request_complete_ = true;
-    if (request_timer_) request_timer_->disable();
+    request_timer_.disable();
     maybeFinish();
   }
 
@@ -358,7 +359,7 @@ class ActiveStream : public FilterCallbacks {
     if (done_) return;
     done_ = true;
     idle_timer_.disable();
-    if (request_timer_) request_timer_->disable();
+    request_timer_.disable();
     info_.end_mono_ms = worker_.loop().now();
     for (auto& f : filters_) f->onDestroy();
     filters_destroyed_ = true;
@@ -371,26 +372,11 @@ class ActiveStream : public FilterCallbacks {
     if (route_ != nullptr && route_->config().route.idle_timeout) {
       ms = static_cast<uint64_t>(route_->config().route.idle_timeout->count());
     }
-    if (ms == 0) {  // disabled (the route can turn it off)
-      idle_timer_.disable();
-      idle_ms_ = 0;
-      return;
-    }
-    // Activity only moves a timestamp; the timer is re-armed when it fires early (no timer
-    // operation per body chunk).
-    last_activity_ = worker_.loop().now();
-    if (!idle_timer_.enabled() || ms != idle_ms_) {
-      idle_ms_ = ms;
-      idle_timer_.enable(ms);
-    }
+    // 0: disabled (the route can turn it off). Re-arming is a list append (event::Timeout).
+    idle_timer_.enable(ms);
   }
 
   void onIdleTimeout() {
-    uint64_t idle_for = worker_.loop().now() - last_activity_;
-    if (idle_for < idle_ms_) {
-      idle_timer_.enable(idle_ms_ - idle_for);
-      return;
-    }
     stats_.downstream_rq_idle_timeout.inc();
     info_.setFlag(ResponseFlag::StreamIdleTimeout);
     // Waiting for the client: 408; waiting for the upstream: 504 (Envoy's choice).
@@ -411,7 +397,7 @@ class ActiveStream : public FilterCallbacks {
   bool secure_;
   StreamInfo info_;
   RequestHeaders request_;
-  std::vector<HttpFilterPtr> filters_;
+  absl::InlinedVector<HttpFilterPtr, 4> filters_;
   std::shared_ptr<const RouteTable> route_table_;  // keeps route_ valid for the stream
   const Route* route_ = nullptr;
   bool route_cached_ = false;
@@ -423,10 +409,8 @@ class ActiveStream : public FilterCallbacks {
   bool response_complete_ = false;
   bool done_ = false;
   bool filters_destroyed_ = false;
-  event::Timer idle_timer_;
-  std::optional<event::Timer> request_timer_;  // only when request_timeout is set
-  uint64_t last_activity_ = 0;
-  uint64_t idle_ms_ = 0;  // the timeout the idle timer stands for
+  event::Timeout idle_timer_;
+  event::Timeout request_timer_;  // armed when request_timeout is set
 };
 
 }  // namespace remora::http

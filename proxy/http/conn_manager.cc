@@ -56,6 +56,7 @@ std::shared_ptr<const RouteTable> ConnManagerShared::routeTable(server::Worker& 
 
 class Http1ServerConnection : public server::Session,
                               public net::Connection::Callbacks,
+                              public event::EndOfIteration,
                               public Http1Parser::Callbacks,
                               public ResponseEncoder {
  public:
@@ -70,9 +71,8 @@ class Http1ServerConnection : public server::Session,
                 Http1Limits{shared_->config.max_request_headers_kb * 1024,
                             shared_->config.max_headers_count},
                 *this),
-        idle_timer_(worker.loop().uv(), [this] { onIdleTimeout(); }),
-        headers_timer_(worker.loop().uv(), [this] { onHeadersTimeout(); }),
-        next_timer_(worker.loop().uv(), [this] { nextRequest(); }) {
+        idle_timer_(worker.loop().timeouts(), [this] { onIdleTimeout(); }),
+        headers_timer_(worker.loop().timeouts(), [this] { onHeadersTimeout(); }) {
     worker_.addSession(this, info.listener);
     conn_->setCallbacks(this);
     stats_.downstream_cx_total.inc();
@@ -142,9 +142,13 @@ class Http1ServerConnection : public server::Session,
     stream_.reset();
     dying_.reset();
     stats_.downstream_cx_active.sub();
+    worker_.loop().cancelEndOfIteration(this);
     worker_.removeSession(this);
     delete this;
   }
+
+  // --- event::EndOfIteration: the next request, once the previous stream is off the stack ---
+  void runEndOfIteration() override { nextRequest(); }
 
   // --- Http1Parser::Callbacks ---
   void onRequestHeaders(RequestHeaders&& headers, bool end_stream) override {
@@ -181,9 +185,8 @@ class Http1ServerConnection : public server::Session,
   }
 
   // --- ResponseEncoder ---
-  void encodeHeaders(const ResponseHeaders& headers, bool end_stream) override {
+  void encodeHeaders(ResponseHeaders& h, bool end_stream) override {
     if (conn_ == nullptr) return;
-    ResponseHeaders h = headers;
     removeHopByHop(h.headers);
     bool no_body_status = h.status == 204 || h.status == 304 || (h.status >= 100 && h.status < 200);
     if (h.headers.has("content-length")) {
@@ -201,8 +204,10 @@ class Http1ServerConnection : public server::Session,
     bool close = close_after_ || !parser_.keepAlive() || !request_end_seen_ ||
                  framing_ == BodyFraming::UntilClose;
     if (close) close_after_ = true;
-    conn_->writeCopy(encodeResponseHead(
-        h, head_request_ || no_body_status ? BodyFraming::None : framing_, http_minor_, close));
+    std::string& head = headScratch();
+    encodeResponseHead(h, head_request_ || no_body_status ? BodyFraming::None : framing_,
+                       http_minor_, close, &head);
+    conn_->writeCopy(head);
   }
 
   void encodeData(std::string_view data, bool end_stream) override {
@@ -241,7 +246,7 @@ class Http1ServerConnection : public server::Session,
       close(net::Connection::CloseMode::Flush);
       return;
     }
-    next_timer_.enable(0);
+    worker_.loop().deferToEndOfIteration(this);
   }
 
  private:
@@ -339,7 +344,7 @@ class Http1ServerConnection : public server::Session,
     closing_ = true;
     idle_timer_.disable();
     headers_timer_.disable();
-    next_timer_.disable();
+    worker_.loop().cancelEndOfIteration(this);
     conn_->close(mode);
   }
 
@@ -358,9 +363,8 @@ class Http1ServerConnection : public server::Session,
   bool request_end_seen_ = false;
   bool close_after_ = false;
   bool closing_ = false;
-  event::Timer idle_timer_;
-  event::Timer headers_timer_;
-  event::Timer next_timer_;
+  event::Timeout idle_timer_;
+  event::Timeout headers_timer_;
 };
 
 // --- Codec detection (codec_type AUTO) ---

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "proxy/config/http_config.h"
+#include "proxy/event/timeout.h"
 #include "proxy/event/timer.h"
 #include "proxy/http/filter.h"
 #include "proxy/http/headers.h"

@@ -137,11 +137,12 @@ class HttpFilter {
 };
 using HttpFilterPtr = std::unique_ptr<HttpFilter>;
 
-// Makes the per-stream filter; one per configured filter, shared by all streams.
+// Makes the per-stream filter; one per configured filter, shared by all streams. `worker` is
+// the stream's (its loop, timeouts and pools).
 class HttpFilterFactory {
  public:
   virtual ~HttpFilterFactory() = default;
-  virtual HttpFilterPtr create() const = 0;
+  virtual HttpFilterPtr create(server::Worker& worker) const = 0;
 };
 using HttpFilterFactorySharedPtr = std::shared_ptr<const HttpFilterFactory>;
 

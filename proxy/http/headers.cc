@@ -39,6 +39,7 @@ void HeaderMap::set(std::string_view name, std::string value) {
 }
 
 size_t HeaderMap::remove(std::string_view name) {
+  if (!has(name)) return 0;  // the usual case: nothing moves
   return removeIf([&](const Entry& e) { return e.name == name; });
 }
 

@@ -35,9 +35,11 @@ class HeaderMap {
   template <typename Pred>
   size_t removeIf(Pred pred) {
     size_t before = entries_.size();
-    std::erase_if(entries_, pred);
-    bytes_ = 0;
-    for (const auto& e : entries_) bytes_ += e.name.size() + e.value.size();
+    std::erase_if(entries_, [&](const Entry& e) {
+      if (!pred(e)) return false;
+      bytes_ -= e.name.size() + e.value.size();
+      return true;
+    });
     return before - entries_.size();
   }
   void clear() {

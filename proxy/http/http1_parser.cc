@@ -280,33 +280,49 @@ void appendHeaders(std::string* out, const HeaderMap& headers) {
 
 }  // namespace
 
+void encodeRequestHead(const RequestHeaders& h, BodyFraming framing, std::string* out) {
+  out->clear();
+  out->reserve(256 + h.headers.byteSize() + 4 * h.headers.size());
+  append(out, h.method, " ", h.path.empty() ? std::string_view("/") : std::string_view(h.path),
+         " HTTP/1.1\r\n");
+  if (!h.authority.empty()) append(out, "host: ", h.authority, "\r\n");
+  appendHeaders(out, h.headers);
+  if (framing == BodyFraming::Chunked) *out += "transfer-encoding: chunked\r\n";
+  *out += "\r\n";
+}
+
+void encodeResponseHead(const ResponseHeaders& h, BodyFraming framing, int http_minor, bool close,
+                        std::string* out) {
+  out->clear();
+  out->reserve(128 + h.headers.byteSize() + 4 * h.headers.size());
+  append(out, "HTTP/1.", http_minor >= 1 ? 1 : 0, " ", h.status, " ", reasonPhrase(h.status),
+         "\r\n");
+  appendHeaders(out, h.headers);
+  if (framing == BodyFraming::Chunked) *out += "transfer-encoding: chunked\r\n";
+  if (close) {
+    *out += "connection: close\r\n";
+  } else if (http_minor == 0) {
+    *out += "connection: keep-alive\r\n";
+  }
+  *out += "\r\n";
+}
+
 std::string encodeRequestHead(const RequestHeaders& h, BodyFraming framing) {
   std::string out;
-  out.reserve(256 + h.headers.byteSize() + 4 * h.headers.size());
-  append(&out, h.method, " ", h.path.empty() ? std::string_view("/") : std::string_view(h.path),
-         " HTTP/1.1\r\n");
-  if (!h.authority.empty()) append(&out, "host: ", h.authority, "\r\n");
-  appendHeaders(&out, h.headers);
-  if (framing == BodyFraming::Chunked) out += "transfer-encoding: chunked\r\n";
-  out += "\r\n";
+  encodeRequestHead(h, framing, &out);
   return out;
 }
 
 std::string encodeResponseHead(const ResponseHeaders& h, BodyFraming framing, int http_minor,
                                bool close) {
   std::string out;
-  out.reserve(128 + h.headers.byteSize() + 4 * h.headers.size());
-  append(&out, "HTTP/1.", http_minor >= 1 ? 1 : 0, " ", h.status, " ", reasonPhrase(h.status),
-         "\r\n");
-  appendHeaders(&out, h.headers);
-  if (framing == BodyFraming::Chunked) out += "transfer-encoding: chunked\r\n";
-  if (close) {
-    out += "connection: close\r\n";
-  } else if (http_minor == 0) {
-    out += "connection: keep-alive\r\n";
-  }
-  out += "\r\n";
+  encodeResponseHead(h, framing, http_minor, close, &out);
   return out;
+}
+
+std::string& headScratch() {
+  static thread_local std::string scratch;
+  return scratch;
 }
 
 std::string chunkHeader(size_t len) {
@@ -323,31 +339,47 @@ std::string lastChunk(const HeaderMap& trailers) {
 }
 
 void removeHopByHop(HeaderMap& headers) {
-  // Fields the Connection header lists are hop-by-hop too.
-  std::vector<std::string> listed;
+  // Fields the Connection header lists are hop-by-hop too. Their names, comma-separated, are
+  // copied (entries move while being removed); "keep-alive" and "close" fit in the string.
+  std::string listed;
   for (const auto& e : headers.entries()) {
     if (e.name != "connection") continue;
-    for (auto part : split(e.value, ',')) {
-      std::string name(part);
-      while (!name.empty() && (name.front() == ' ' || name.front() == '\t')) name.erase(0, 1);
-      while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.pop_back();
-      toLower(name);
-      if (!name.empty()) listed.push_back(std::move(name));
-    }
+    listed += e.value;
+    listed += ',';
   }
-  headers.removeIf([&](const HeaderMap::Entry& e) {
+  auto isListed = [&](std::string_view name) {
+    std::string_view rest = listed;
+    while (!rest.empty()) {
+      size_t comma = rest.find(',');
+      std::string_view token = rest.substr(0, comma);
+      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+      while (!token.empty() && (token.front() == ' ' || token.front() == '\t'))
+        token.remove_prefix(1);
+      while (!token.empty() && (token.back() == ' ' || token.back() == '\t'))
+        token.remove_suffix(1);
+      if (!token.empty() && equalsIgnoreCase(token, name)) return true;
+    }
+    return false;
+  };
+  static constexpr std::string_view kHopByHop[] = {
+      "connection",         "keep-alive", "proxy-connection", "transfer-encoding", "upgrade",
+      "proxy-authenticate", "te",         "trailer"};
+  auto hopByHop = [&](const HeaderMap::Entry& e) {
     if (e.name == "te" && equalsIgnoreCase(e.value, "trailers")) return false;
-    static constexpr std::string_view kHopByHop[] = {
-        "connection",         "keep-alive", "proxy-connection", "transfer-encoding", "upgrade",
-        "proxy-authenticate", "te",         "trailer"};
     for (auto h : kHopByHop) {
       if (e.name == h) return true;
     }
-    for (const auto& l : listed) {
-      if (e.name == l) return true;
+    return !listed.empty() && isListed(e.name);
+  };
+  // Most blocks have none of them: nothing moves then.
+  bool any = false;
+  for (const auto& e : headers.entries()) {
+    if (hopByHop(e)) {
+      any = true;
+      break;
     }
-    return false;
-  });
+  }
+  if (any) headers.removeIf(hopByHop);
 }
 
 }  // namespace remora::http

@@ -137,6 +137,12 @@ std::string encodeRequestHead(const RequestHeaders& headers, BodyFraming framing
 // The status line and header block for a downstream.
 std::string encodeResponseHead(const ResponseHeaders& headers, BodyFraming framing, int http_minor,
                                bool close);
+// The same, into `*out` (cleared first): the data path reuses one buffer per thread.
+void encodeRequestHead(const RequestHeaders& headers, BodyFraming framing, std::string* out);
+void encodeResponseHead(const ResponseHeaders& headers, BodyFraming framing, int http_minor,
+                        bool close, std::string* out);
+// A per-thread scratch string for encoding heads (emptied by the encoders above).
+std::string& headScratch();
 // Chunked framing around `len` bytes (the chunk header) and the last chunk with trailers.
 std::string chunkHeader(size_t len);
 std::string lastChunk(const HeaderMap& trailers);

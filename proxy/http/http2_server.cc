@@ -31,7 +31,7 @@ struct H2Stream : public ResponseEncoder {
   H2Stream(Http2ServerConnection& c, int32_t stream_id) : conn(c), id(stream_id) {}
 
   // --- ResponseEncoder ---
-  void encodeHeaders(const ResponseHeaders& headers, bool end_stream) override;
+  void encodeHeaders(ResponseHeaders& headers, bool end_stream) override;
   void encodeData(std::string_view data, bool end_stream) override;
   void encodeTrailers(const HeaderMap& trailers) override;
   void encode100Continue() override;
@@ -63,7 +63,9 @@ struct H2Stream : public ResponseEncoder {
   mutable bool blocked = false;  // writable() said no since the last notification
 };
 
-class Http2ServerConnection : public server::Session, public net::Connection::Callbacks {
+class Http2ServerConnection : public server::Session,
+                              public net::Connection::Callbacks,
+                              public event::EndOfIteration {
  public:
   Http2ServerConnection(std::shared_ptr<const ConnManagerShared> shared, server::Worker& worker,
                         net::Connection* conn, const server::ConnectionInfo& info)
@@ -72,8 +74,7 @@ class Http2ServerConnection : public server::Session, public net::Connection::Ca
         conn_(conn),
         info_(info),
         stats_(shared_->stats->shard(worker.index())),
-        idle_timer_(worker.loop().uv(), [this] { onIdleTimeout(); }),
-        reap_timer_(worker.loop().uv(), [this] { dying_.clear(); }) {
+        idle_timer_(worker.loop().timeouts(), [this] { onIdleTimeout(); }) {
     worker_.addSession(this, info.listener);
     conn_->setCallbacks(this);
     stats_.downstream_cx_total.inc();
@@ -162,9 +163,13 @@ class Http2ServerConnection : public server::Session, public net::Connection::Ca
     streams_.clear();
     dying_.clear();
     stats_.downstream_cx_active.sub();
+    worker_.loop().cancelEndOfIteration(this);
     worker_.removeSession(this);
     delete this;
   }
+
+  // event::EndOfIteration: finished streams are off the call stack now.
+  void runEndOfIteration() override { dying_.clear(); }
 
   void markWritable(int32_t id) { writable_ids_.push_back(id); }
 
@@ -222,7 +227,7 @@ class Http2ServerConnection : public server::Session, public net::Connection::Ca
     if (it == streams_.end()) return;
     dying_.push_back(std::move(it->second));
     streams_.erase(it);
-    reap_timer_.enable(0);
+    worker_.loop().deferToEndOfIteration(this);
     if (streams_.empty()) {
       if (goaway_sent_) {
         close(net::Connection::CloseMode::Flush);  // drained
@@ -508,8 +513,7 @@ class Http2ServerConnection : public server::Session, public net::Connection::Ca
   bool flooded_ = false;
   bool closing_ = false;
   bool closing_now_ = false;
-  event::Timer idle_timer_;
-  event::Timer reap_timer_;
+  event::Timeout idle_timer_;
 };
 
 // --- H2Stream ---
@@ -558,9 +562,10 @@ bool connectionSpecific(std::string_view name) {
          name == "transfer-encoding" || name == "upgrade" || name == "te";
 }
 
-void H2Stream::encodeHeaders(const ResponseHeaders& headers, bool end_stream) {
+void H2Stream::encodeHeaders(ResponseHeaders& headers, bool end_stream) {
   std::string status = cat(headers.status);
-  std::vector<nghttp2_nv> nva;
+  static thread_local std::vector<nghttp2_nv> nva;  // nghttp2 copies it: reused
+  nva.clear();
   nva.push_back({reinterpret_cast<uint8_t*>(const_cast<char*>(":status")),
                  reinterpret_cast<uint8_t*>(status.data()), 7, status.size(),
                  NGHTTP2_NV_FLAG_NONE});

@@ -30,7 +30,8 @@ void Http1Client::startRequest(const http::RequestHeaders& headers, http::BodyFr
   response_started_ = false;
   response_done_ = false;
   parser_.expectHeadResponse(head);
-  std::string bytes = http::encodeRequestHead(headers, framing);
+  std::string& bytes = http::headScratch();
+  http::encodeRequestHead(headers, framing, &bytes);
   pool_.stats().upstream_cx_tx_bytes_total.inc(bytes.size());
   conn_->writeCopy(bytes);
   conn_->readEnable(true);
@@ -219,10 +220,7 @@ Http1Pool::Http1Pool(event::EventLoop& loop, ClusterSharedPtr cluster, size_t wo
 Http1Pool::~Http1Pool() = default;
 
 uint64_t Http1Pool::newStream(Callbacks& callbacks, const net::Address* original_dst) {
-  if (!idle_.empty()) {
-    Http1Client* c = idle_.front();
-    idle_.pop_front();
-    c->idle_ = false;
+  if (Http1Client* c = idle_.popFront(); c != nullptr) {
     callbacks.onPoolReady(*c);
     return 0;
   }
@@ -302,13 +300,11 @@ void Http1Pool::release(Http1Client* client) {
     p.callbacks->onPoolReady(*client);
     return;
   }
-  client->idle_ = true;
-  client->idle_pos_ = idle_.insert(idle_.end(), client);
+  idle_.pushBack(client);
 }
 
 void Http1Pool::onClientClosed(Http1Client* client) {
-  if (client->idle_) idle_.erase(client->idle_pos_);
-  client->idle_ = false;
+  idle_.remove(client);
   --clients_;
   // The timer handle is inside the client: free the client once the handle has closed.
   uv_close(reinterpret_cast<uv_handle_t*>(&client->connect_timer_),
@@ -317,12 +313,7 @@ void Http1Pool::onClientClosed(Http1Client* client) {
 
 void Http1Pool::drain() {
   draining_ = true;
-  while (!idle_.empty()) {
-    Http1Client* c = idle_.front();
-    idle_.pop_front();
-    c->idle_ = false;
-    c->close();
-  }
+  while (Http1Client* c = idle_.popFront()) c->close();
 }
 
 }  // namespace remora::upstream

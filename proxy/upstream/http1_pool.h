@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "proxy/common/intrusive_list.h"
 #include "proxy/event/event_loop.h"
 #include "proxy/http/http1_parser.h"
 #include "proxy/net/connection.h"
@@ -74,8 +75,7 @@ class Http1Client : public UpstreamRequest,
   bool informational_ = false;  // the message being parsed is a 1xx
   bool closing_ = false;
   bool remote_closed_ = false;
-  std::list<Http1Client*>::iterator idle_pos_;
-  bool idle_ = false;
+  ListHook<Http1Client> idle_hook_;  // in the pool's idle list
   uv_timer_t connect_timer_;
   uint64_t pending_id_ = 0;  // the waiting request this connection is being opened for
 };
@@ -116,7 +116,7 @@ class Http1Pool : public ConnPool {
   event::EventLoop& loop_;
   ClusterSharedPtr cluster_;
   size_t worker_;
-  std::list<Http1Client*> idle_;
+  IntrusiveList<Http1Client, &Http1Client::idle_hook_> idle_;
   std::list<Pending> pending_;
   uint64_t next_id_ = 1;
   size_t clients_ = 0;

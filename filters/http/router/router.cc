@@ -6,7 +6,7 @@
 
 #include "proxy/common/log.h"
 #include "proxy/common/strings.h"
-#include "proxy/event/timer.h"
+#include "proxy/event/timeout.h"
 #include "proxy/http/http1_parser.h"
 #include "proxy/http/route_table.h"
 #include "proxy/server/worker.h"
@@ -29,6 +29,7 @@ class Router : public http::HttpFilter,
                public upstream::ConnPool::Callbacks,
                public upstream::UpstreamStreamCallbacks {
  public:
+  explicit Router(event::TimeoutQueues& timeouts) : timer_(timeouts, [this] { onTimeout(); }) {}
   ~Router() override { release(); }
 
   FilterStatus decodeHeaders(http::RequestHeaders& headers, bool end_stream) override {
@@ -72,7 +73,6 @@ class Router : public http::HttpFilter,
     }
     request_ended_ = end_stream;
     timeout_ms_ = static_cast<uint64_t>(entry.route.timeout.count());
-    timer_ = std::make_unique<event::Timer>(worker.loop().uv(), [this] { onTimeout(); });
     if (end_stream) startTimer();
     pool_ = &worker.connPool(cluster_, info.protocol == "HTTP/2");
     const net::Address* original_dst =
@@ -179,7 +179,7 @@ class Router : public http::HttpFilter,
                         cat(callbacks_->worker().loop().now() - sent_ms_));
     if (end_stream) {
       response_ended_ = true;
-      timer_->disable();
+      timer_.disable();
     }
     callbacks_->encodeHeaders(std::move(headers), end_stream);
   }
@@ -194,7 +194,7 @@ class Router : public http::HttpFilter,
 
   void onResponseComplete(http::HeaderMap&& trailers) override {
     client_ = nullptr;  // the connection goes back to its pool
-    if (timer_) timer_->disable();
+    timer_.disable();
     if (response_ended_) return;
     response_ended_ = true;
     if (!trailers.empty()) {
@@ -246,9 +246,7 @@ class Router : public http::HttpFilter,
   }
 
   void startTimer() {
-    if (timer_ && timeout_ms_ > 0 && !timer_->enabled() && !response_ended_) {
-      timer_->enable(timeout_ms_);
-    }
+    if (timeout_ms_ > 0 && !timer_.enabled() && !response_ended_) timer_.enable(timeout_ms_);
   }
 
   void onTimeout() {
@@ -266,7 +264,7 @@ class Router : public http::HttpFilter,
 
   // Lets go of the upstream: a waiting request is cancelled, a busy connection is closed.
   void release() {
-    if (timer_) timer_->disable();
+    timer_.disable();
     if (waiting_ && pool_ != nullptr && handle_ != 0) pool_->cancel(handle_);
     waiting_ = false;
     handle_ = 0;
@@ -298,11 +296,13 @@ class Router : public http::HttpFilter,
   bool upstream_read_paused_ = false;
   uint64_t timeout_ms_ = 0;
   uint64_t sent_ms_ = 0;
-  std::unique_ptr<event::Timer> timer_;
+  event::Timeout timer_;
 };
 
 }  // namespace
 
-http::HttpFilterPtr RouterFactory::create() const { return std::make_unique<Router>(); }
+http::HttpFilterPtr RouterFactory::create(server::Worker& worker) const {
+  return std::make_unique<Router>(worker.loop().timeouts());
+}
 
 }  // namespace remora::filters

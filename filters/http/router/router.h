@@ -11,7 +11,7 @@ namespace remora::filters {
 
 class RouterFactory : public http::HttpFilterFactory {
  public:
-  http::HttpFilterPtr create() const override;
+  http::HttpFilterPtr create(server::Worker& worker) const override;
 };
 
 }  // namespace remora::filters
