@@ -19,8 +19,120 @@ using Duration = std::chrono::milliseconds;
 
 struct Endpoint {
   net::Address address;
-  uint32_t weight = 1;
+  uint32_t weight = 1;    // load_balancing_weight (>= 1)
+  uint32_t priority = 0;  // the locality's priority; 0 is the highest
+  // EDS health_status: UNKNOWN and HEALTHY are healthy; DEGRADED is used only when too few
+  // healthy hosts are left. UNHEALTHY, DRAINING and TIMEOUT are not in the list at all.
+  bool degraded = false;
   bool operator==(const Endpoint&) const = default;
+};
+
+// --- Resilience (issue 5): Envoy's fields on Cluster, with Envoy's defaults ---
+
+enum class LbPolicy {
+  RoundRobin,       // ROUND_ROBIN: weighted (earliest deadline first) when weights differ
+  LeastRequest,     // LEAST_REQUEST: power of `choice_count` choices / weighted by active rq
+  Random,           // RANDOM
+  RingHash,         // RING_HASH: consistent hashing on the route's hash policy
+  Maglev,           // MAGLEV
+  PeakEwma,         // remora's own: Linkerd's peak-EWMA latency balancer (TypedStruct)
+  ClusterProvided,  // ORIGINAL_DST: the connection's original destination
+};
+
+struct LeastRequestConfig {
+  uint32_t choice_count = 2;         // >= 2
+  double active_request_bias = 1.0;  // weights differ: weight / (active + 1)^bias
+  bool operator==(const LeastRequestConfig&) const = default;
+};
+
+struct RingHashConfig {
+  uint64_t minimum_ring_size = 1024;
+  uint64_t maximum_ring_size = 8 * 1024 * 1024;
+  bool operator==(const RingHashConfig&) const = default;
+};
+
+struct MaglevConfig {
+  uint64_t table_size = 65537;  // a prime
+  bool operator==(const MaglevConfig&) const = default;
+};
+
+struct PeakEwmaConfig {
+  Duration decay_time{std::chrono::seconds(10)};        // how fast a latency peak is forgotten
+  Duration default_rtt{std::chrono::milliseconds(30)};  // a host without samples yet
+  bool operator==(const PeakEwmaConfig&) const = default;
+};
+
+struct CircuitBreakerThresholds {
+  uint32_t max_connections = 1024;
+  uint32_t max_pending_requests = 1024;
+  uint32_t max_requests = 1024;
+  uint32_t max_retries = 3;
+  // retry_budget: when set, it replaces max_retries: active retries may be up to
+  // budget_percent of (active + pending requests), and never fewer than min_retry_concurrency.
+  std::optional<double> retry_budget_percent;  // 20.0 when retry_budget is set without it
+  uint32_t min_retry_concurrency = 3;
+  bool track_remaining = false;
+  bool operator==(const CircuitBreakerThresholds&) const = default;
+};
+
+struct CircuitBreakersConfig {
+  CircuitBreakerThresholds default_priority;  // RoutingPriority DEFAULT
+  CircuitBreakerThresholds high_priority;     // RoutingPriority HIGH
+  bool operator==(const CircuitBreakersConfig&) const = default;
+};
+
+struct OutlierDetectionConfig {
+  uint32_t consecutive_5xx = 5;
+  Duration interval{std::chrono::seconds(10)};
+  Duration base_ejection_time{std::chrono::seconds(30)};
+  Duration max_ejection_time{std::chrono::seconds(300)};
+  Duration max_ejection_time_jitter{0};
+  uint32_t max_ejection_percent = 10;
+  uint32_t enforcing_consecutive_5xx = 100;
+  uint32_t enforcing_success_rate = 100;
+  uint32_t success_rate_minimum_hosts = 5;
+  uint32_t success_rate_request_volume = 100;
+  uint32_t success_rate_stdev_factor = 1900;  // divided by 1000
+  uint32_t consecutive_gateway_failure = 5;
+  uint32_t enforcing_consecutive_gateway_failure = 0;
+  bool split_external_local_origin_errors = false;
+  uint32_t consecutive_local_origin_failure = 5;
+  uint32_t enforcing_consecutive_local_origin_failure = 100;
+  uint32_t enforcing_local_origin_success_rate = 100;
+  uint32_t failure_percentage_threshold = 85;
+  uint32_t enforcing_failure_percentage = 0;
+  uint32_t enforcing_failure_percentage_local_origin = 0;
+  uint32_t failure_percentage_minimum_hosts = 5;
+  uint32_t failure_percentage_request_volume = 50;
+  bool successful_active_health_check_uneject_host = true;
+  bool operator==(const OutlierDetectionConfig&) const = default;
+};
+
+struct HealthCheckConfig {
+  enum class Kind { Http, Tcp };
+  Kind kind = Kind::Http;
+  Duration timeout{std::chrono::seconds(1)};
+  Duration interval{std::chrono::seconds(10)};
+  Duration initial_jitter{0};
+  Duration interval_jitter{0};
+  uint32_t interval_jitter_percent = 0;
+  uint32_t unhealthy_threshold = 1;
+  uint32_t healthy_threshold = 1;
+  std::optional<Duration> unhealthy_interval;       // default: interval
+  std::optional<Duration> unhealthy_edge_interval;  // default: unhealthy_interval
+  std::optional<Duration> healthy_edge_interval;    // default: interval
+  Duration no_traffic_interval{std::chrono::seconds(60)};
+  bool always_log_health_check_failures = false;
+  // Http
+  std::string host;  // empty: the cluster's name
+  std::string path;
+  std::vector<std::pair<uint32_t, uint32_t>> expected_statuses;  // [start, end); empty: 200
+  std::vector<std::pair<std::string, std::string>> request_headers_to_add;
+  std::vector<std::string> request_headers_to_remove;
+  // Tcp: bytes to send (empty: connect only) and byte strings expected in the reply.
+  std::string send;
+  std::vector<std::string> receive;
+  bool operator==(const HealthCheckConfig&) const = default;
 };
 
 struct ClusterConfig {
@@ -46,6 +158,18 @@ struct ClusterConfig {
   uint32_t h2_max_concurrent_streams = 2147483647;
   uint32_t h2_initial_stream_window_size = 268435456;
   uint32_t h2_initial_connection_window_size = 268435456;
+
+  // Resilience.
+  LbPolicy lb_policy = LbPolicy::RoundRobin;
+  LeastRequestConfig least_request;
+  RingHashConfig ring_hash;
+  MaglevConfig maglev;
+  PeakEwmaConfig peak_ewma;
+  uint32_t healthy_panic_threshold = 50;   // percent; 0 disables panic mode
+  uint32_t overprovisioning_factor = 140;  // percent (ClusterLoadAssignment.policy)
+  CircuitBreakersConfig circuit_breakers;
+  std::optional<OutlierDetectionConfig> outlier_detection;
+  std::vector<HealthCheckConfig> health_checks;
 
   bool operator==(const ClusterConfig&) const = default;
 };

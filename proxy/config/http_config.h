@@ -86,6 +86,47 @@ struct RegexRewrite {
   bool operator==(const RegexRewrite&) const = default;
 };
 
+// Route retry_policy (Envoy's RetryPolicy; the virtual host's applies when the route has none).
+struct RetryPolicyConfig {
+  enum On : uint32_t {
+    k5xx = 1 << 0,
+    kGatewayError = 1 << 1,
+    kReset = 1 << 2,
+    kConnectFailure = 1 << 3,
+    kRetriable4xx = 1 << 4,  // 409
+    kRefusedStream = 1 << 5,
+    kRetriableStatusCodes = 1 << 6,
+    kGrpcCancelled = 1 << 7,
+    kGrpcDeadlineExceeded = 1 << 8,
+    kGrpcResourceExhausted = 1 << 9,
+    kGrpcUnavailable = 1 << 10,
+    kGrpcInternal = 1 << 11,
+    kEnvoyRateLimited = 1 << 12,
+    kResetBeforeRequest = 1 << 13,
+    kHttp3PostConnectFailure = 1 << 14,
+  };
+  uint32_t retry_on = 0;     // On bits
+  uint32_t num_retries = 1;  // Envoy's default when a retry policy exists
+  std::optional<Duration> per_try_timeout;
+  std::optional<Duration> per_try_idle_timeout;
+  Duration base_interval{std::chrono::milliseconds(25)};
+  Duration max_interval{std::chrono::milliseconds(250)};  // default: 10 x base_interval
+  std::vector<uint32_t> retriable_status_codes;
+  bool previous_hosts_predicate = false;  // envoy.retry_host_predicates.previous_hosts
+  uint32_t host_selection_retry_max_attempts = 1;
+  bool operator==(const RetryPolicyConfig&) const = default;
+};
+
+// Route hash_policy entries (RING_HASH / MAGLEV): evaluated in order, hashes combined; a
+// terminal one that produced a hash ends the list.
+struct HashPolicyConfig {
+  enum class Kind { Header, Cookie, SourceIp, QueryParameter };
+  Kind kind = Kind::Header;
+  std::string name;  // header (lower case), cookie or query parameter name
+  bool terminal = false;
+  bool operator==(const HashPolicyConfig&) const = default;
+};
+
 struct RouteActionConfig {
   std::string cluster;                                  // or:
   std::vector<RouteWeightedCluster> weighted_clusters;  // picked per request by weight
@@ -96,8 +137,14 @@ struct RouteActionConfig {
   std::string host_rewrite_header;
   std::optional<RegexRewrite> host_rewrite_path_regex;
   bool auto_host_rewrite = false;
-  Duration timeout{std::chrono::seconds(15)};  // the whole request, retries included; 0 = none
-  std::optional<Duration> idle_timeout;        // per stream; overrides the manager's
+  Duration timeout{std::chrono::seconds(15)};     // the whole request, retries included; 0 = none
+  std::optional<Duration> idle_timeout;           // per stream; overrides the manager's
+  std::optional<RetryPolicyConfig> retry_policy;  // the route's, else its virtual host's
+  std::vector<HashPolicyConfig> hash_policy;
+  bool high_priority = false;  // RoutingPriority HIGH (circuit breakers)
+  // Bytes of request body kept for retries (per_request_buffer_limit_bytes); past this the
+  // request is not retried. Default: the listener's connection buffer limit (1 MiB).
+  uint32_t retry_buffer_limit = 1024 * 1024;
   bool operator==(const RouteActionConfig&) const = default;
 };
 

@@ -10,7 +10,7 @@
 # user+system CPU-seconds per 1,000 requests. --h2 adds h2load over h2c (prior knowledge)
 # through remora and through nghttpx (one worker) to the same HTTP/1.1 upstream.
 #   tools/bench/http.sh [--rate RPS] [--connections N] [--duration S] [--rounds N]
-#                       [--sat-duration S] [--sat-connections N] [--h2]
+#                       [--sat-duration S] [--sat-connections N] [--sat-rounds N] [--h2]
 #                       [--only direct,remora,haproxy,nginx]
 # Pinning (BENCH_PIN=0 turns it off): the proxy under test on CPU 1; the client, wrk and the
 # upstream on CPU 0. REMORA_BIN runs that binary instead of building $REMORA_BUILD_DIR.
@@ -18,7 +18,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
 args=("$@")
-RATE=2000 CONNS=20 DURATION=20 ROUNDS=3 SAT_DURATION=15 SAT_CONNS=50 ONLY=direct,remora,haproxy,nginx H2=0
+RATE=2000 CONNS=20 DURATION=20 ROUNDS=3 SAT_DURATION=15 SAT_CONNS=50 SAT_ROUNDS=3 ONLY=direct,remora,haproxy,nginx H2=0
 while [ $# -gt 0 ]; do
   case $1 in
     --rate) RATE=$2; shift 2 ;;
@@ -27,6 +27,7 @@ while [ $# -gt 0 ]; do
     --rounds) ROUNDS=$2; shift 2 ;;
     --sat-duration) SAT_DURATION=$2; shift 2 ;;
     --sat-connections) SAT_CONNS=$2; shift 2 ;;
+    --sat-rounds) SAT_ROUNDS=$2; shift 2 ;;
     --only) ONLY=$2; shift 2 ;;
     --h2) H2=1; shift ;;
     *) sed -n '2,16p' "$0" >&2; exit 2 ;;
@@ -259,23 +260,46 @@ median() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<<"$LAT_P" | sort -g | awk '{v[NR
 total() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<<"$LAT_P" | awk '{t += $1} END { print t + 0 }'; }
 
 for p in "${paths[@]}"; do
+  [ -n "${PID[$p]:-}" ] && RSS1[$p]=$(rss_kib "${PID[$p]}")
+done
+# Saturation, SAT_ROUNDS rounds taking turns like the rate runs: a busy neighbour on the
+# machine then costs every proxy alike, and the median round is reported.
+declare -A SATR
+for r in $(seq "$SAT_ROUNDS"); do
+  for p in "${paths[@]}"; do
+    pid=${PID[$p]:-}
+    echo "http.sh: round $r/$SAT_ROUNDS: $p at saturation ..." >&2
+    c0=0 c1=0
+    [ -n "$pid" ] && c0=$(cpu_ticks "$pid")
+    w=$("${ON_CLIENT[@]}" wrk -t1 -c"$SAT_CONNS" -d"${SAT_DURATION}s" "http://127.0.0.1:${PORT[$p]}/1k")
+    [ -n "$pid" ] && c1=$(cpu_ticks "$pid")
+    reqs=$(sed -n 's/^ *\([0-9]*\) requests in .*/\1/p' <<<"$w")
+    secs=$(sed -n 's/^ *[0-9]* requests in \([0-9.]*\)\(m\?s\).*/\1 \2/p' <<<"$w" |
+      awk '{print ($2 == "ms") ? $1 / 1000 : $1}')
+    non2xx=$(sed -n 's/.*Non-2xx or 3xx responses: *\([0-9]*\).*/\1/p' <<<"$w")
+    sockerr=$(sed -n 's/.*Socket errors: *\(.*\)/\1/p' <<<"$w")
+    SATR[$p]+="reqs=$reqs secs=$secs ticks=$((c1 - c0)) non2xx=${non2xx:-0}"$'\n'
+    [ -n "$sockerr" ] && NOTE[$p]+=" wrk socket errors in round $r: $sockerr;"
+    [ -n "$non2xx" ] && NOTE[$p]+=" wrk non-2xx in round $r: $non2xx;"
+  done
+done
+# The median round by CPU per request (by throughput for the direct path).
+for p in "${paths[@]}"; do
+  SAT[$p]=$(awk '{
+      for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+      printf "%.12f %s\n", (v["ticks"] > 0) ? v["ticks"] / v["reqs"] : -v["reqs"], $0
+    }' <<<"${SATR[$p]%$'\n'}" | sort -g | cut -d' ' -f2- |
+    awk '{ l[NR] = $0 } END { print l[int((NR + 1) / 2)] }')
+done
+for p in "${paths[@]}"; do
   pid=${PID[$p]:-}
-  [ -n "$pid" ] && RSS1[$p]=$(rss_kib "$pid")
-  echo "http.sh: $p at saturation ..." >&2
-  c0=0 c1=0
-  [ -n "$pid" ] && c0=$(cpu_ticks "$pid")
-  w=$("${ON_CLIENT[@]}" wrk -t1 -c"$SAT_CONNS" -d"${SAT_DURATION}s" "http://127.0.0.1:${PORT[$p]}/1k")
-  [ -n "$pid" ] && c1=$(cpu_ticks "$pid")
-  reqs=$(sed -n 's/^ *\([0-9]*\) requests in .*/\1/p' <<<"$w")
-  secs=$(sed -n 's/^ *[0-9]* requests in \([0-9.]*\)\(m\?s\).*/\1 \2/p' <<<"$w" |
-    awk '{print ($2 == "ms") ? $1 / 1000 : $1}')
-  non2xx=$(sed -n 's/.*Non-2xx or 3xx responses: *\([0-9]*\).*/\1/p' <<<"$w")
-  sockerr=$(sed -n 's/.*Socket errors: *\(.*\)/\1/p' <<<"$w")
-  SAT[$p]="reqs=$reqs secs=$secs ticks=$((c1 - c0)) non2xx=${non2xx:-0}"
-  note=""
-  [ -n "$sockerr" ] && note+=" wrk socket errors: $sockerr;"
-  [ -n "$non2xx" ] && note+=" wrk non-2xx: $non2xx;"
-  [ -n "$pid" ] && note+=" RSS KiB at start/after the rate runs/after saturation ${RSS0[$p]}/${RSS1[$p]}/$(rss_kib "$pid");"
+  note=${NOTE[$p]:-}
+  if [ -n "$pid" ]; then
+    note+=" CPU-s per 1,000 by round: $(awk -v hz="$HZ" '{
+        for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+        printf "%.4f ", v["ticks"] / hz / v["reqs"] * 1000 }' <<<"${SATR[$p]%$'\n'}");"
+    note+=" RSS KiB at start/after the rate runs/after saturation ${RSS0[$p]}/${RSS1[$p]}/$(rss_kib "$pid");"
+  fi
   if [ "$p" = remora ]; then
     stats=$(admin_get /stats || true)
     printf '%s\n' "$stats" >"$work/remora.stats"
@@ -325,7 +349,7 @@ echo "HTTP/1.1 benchmark: $(date -u +%F), $(nproc) cores ($(uname -r)), load ave
 echo "tools/bench/http.sh ${args[*]}"
 echo "GET 1 KiB, keep-alive; fixed rate $RATE req/s over $CONNS connections for ${DURATION}s (after 2 s warm-up),"
 echo "$ROUNDS rounds taking turns, median of the rounds' percentiles;"
-echo "saturation: wrk -t1 -c$SAT_CONNS -d${SAT_DURATION}s; $PIN"
+echo "saturation: wrk -t1 -c$SAT_CONNS -d${SAT_DURATION}s, $SAT_ROUNDS rounds taking turns, the median round by CPU per request; $PIN"
 echo
 echo "| path    | p50 µs | p90 µs | p99 µs | max µs | added p50 µs | added p99 µs | sat. req/s | proxy CPU % | CPU-s per 1,000 req |"
 echo "| ------- | -----: | -----: | -----: | -----: | -----------: | -----------: | ---------: | ----------: | ------------------: |"
@@ -353,7 +377,7 @@ done
 echo
 for p in "${paths[@]}"; do
   LAT_P=${LAT[$p]}
-  echo "$p: rate runs: $(total ok) ok, $(total non2xx) non-2xx, $(total errors) errors, $(total late) waited for their connection; p50 by round: $(sed -n 's/.*p50_us=\([^ ]*\).*/\1/p' <<<"$LAT_P" | tr '\n' ' ')µs; saturation: ${SAT[$p]};${NOTE[$p]}"
+  echo "$p: rate runs: $(total ok) ok, $(total non2xx) non-2xx, $(total errors) errors, $(total late) waited for their connection; p50 by round: $(sed -n 's/.*p50_us=\([^ ]*\).*/\1/p' <<<"$LAT_P" | tr '\n' ' ')µs; saturation (median round): ${SAT[$p]};${NOTE[$p]}"
 done
 if [ -n "${ADD50[remora]:-}${CPUK[remora]:-}" ]; then
   best() {  # best MAPNAME: the lower of haproxy's and nginx's value, with the name
