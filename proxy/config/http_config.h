@@ -145,6 +145,9 @@ struct RouteActionConfig {
   // Bytes of request body kept for retries (per_request_buffer_limit_bytes); past this the
   // request is not retried. Default: the listener's connection buffer limit (1 MiB).
   uint32_t retry_buffer_limit = 1024 * 1024;
+  // From the virtual host: x-envoy-attempt-count on the upstream request / on the response.
+  bool include_request_attempt_count = false;
+  bool include_attempt_count_in_response = false;
   bool operator==(const RouteActionConfig&) const = default;
 };
 
