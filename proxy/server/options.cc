@@ -181,6 +181,13 @@ absl::StatusOr<config::ProxyConfig> defaultConfig(const Options& o) {
   auto capture = [&](std::string listener, uint16_t port, config::ClusterConfig cluster) {
     cluster.type = config::ClusterConfig::Type::OriginalDst;
     cluster.connect_timeout = o.connect_timeout;
+    // Istio's PassthroughCluster and inbound passthrough: no circuit breaking (Envoy's default
+    // 1024 connections would cap a busy pod's captured traffic).
+    for (auto* t :
+         {&cluster.circuit_breakers.default_priority, &cluster.circuit_breakers.high_priority}) {
+      t->max_connections = t->max_pending_requests = t->max_requests = 0xffffffffu;
+      t->max_retries = 0xffffffffu;
+    }
     config::ListenerConfig l;
     l.name = std::move(listener);
     l.address = bind->withPort(port);

@@ -60,9 +60,11 @@ absl::Status Server::applyConfig(const config::ProxyConfig& config) {
       return absl::InvalidArgumentError(cat("duplicate cluster '", cc.name, "'"));
     }
     const upstream::ClusterSharedPtr* old = snapshot_->cluster(cc.name);
+    // A changed one is a new version that keeps the old one's hosts and circuit-breaker state.
     next->clusters[cc.name] = old != nullptr && (*old)->config() == cc
                                   ? *old
-                                  : std::make_shared<const upstream::Cluster>(cc, store_, n);
+                                  : std::make_shared<const upstream::Cluster>(
+                                        cc, store_, n, old != nullptr ? old->get() : nullptr);
   }
 
   // Route tables from RDS: an unchanged one keeps its compiled object.

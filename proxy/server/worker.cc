@@ -11,7 +11,11 @@
 namespace remora::server {
 
 Worker::Worker(uint32_t index)
-    : index_(index), loop_(cat("worker_", index)), snapshot_(std::make_shared<Snapshot>()) {
+    : index_(index),
+      loop_(cat("worker_", index)),
+      snapshot_(std::make_shared<Snapshot>()),
+      sweep_timer_(loop_.timeouts(), [this] { sweepOriginalDst(); }),
+      seed_(0x9e3779b97f4a7c15ULL * (index + 1) ^ reinterpret_cast<uintptr_t>(this)) {
   uv_timer_init(loop_.uv(), &drain_timer_);
   drain_timer_.data = this;
 }
@@ -79,38 +83,116 @@ void Worker::applySnapshot(SnapshotSharedPtr snapshot, SocketChanges changes,
   if (!retiring.empty()) {
     sessions_.drainIf([&](const Session& s) { return retiring.count(s.listener_.get()) != 0; });
   }
-  // Pools of clusters the new snapshot does not carry (by object: a changed cluster is a new
-  // object) drain; drained pools without connections go away.
-  std::set<const upstream::Cluster*> live_clusters;
-  for (const auto& [name, c] : snapshot->clusters) live_clusters.insert(c.get());
+  // Pools of hosts the new snapshot does not carry drain; drained pools without connections go
+  // away. A host kept by a cluster update keeps its pools (and their connections).
+  std::set<const upstream::Host*> live_hosts;
+  for (const auto& [name, c] : snapshot->clusters) {
+    for (const auto& h : c->hosts()) live_hosts.insert(h.get());
+  }
   for (auto it = pools_.begin(); it != pools_.end();) {
-    if (live_clusters.count(it->first.first) == 0) {
-      it->second->drain();
-      retired_pools_.push_back(std::move(it->second));
+    auto c = snapshot->clusters.find(it->second.cluster);
+    bool original_dst = c != snapshot->clusters.end() &&
+                        c->second->config().type == config::ClusterConfig::Type::OriginalDst;
+    if (c == snapshot->clusters.end() || (!original_dst && live_hosts.count(it->first.host) == 0)) {
+      it->second.pool->drain();
+      retired_pools_.push_back(std::move(it->second.pool));
       it = pools_.erase(it);
     } else {
+      it->second.pool->setCluster(c->second);
       ++it;
     }
   }
   std::erase_if(retired_pools_, [](const auto& p) { return p->activeCount() == 0; });
+  for (auto it = original_dst_hosts_.begin(); it != original_dst_hosts_.end();) {
+    auto c = snapshot->clusters.find(it->first.first);
+    bool gone = c == snapshot->clusters.end() ||
+                c->second->config().type != config::ClusterConfig::Type::OriginalDst;
+    if (gone) {
+      original_dst_hosts_.erase(it++);
+    } else {
+      ++it;
+    }
+  }
+  std::erase_if(balancers_, [&](const auto& e) { return !snapshot->clusters.contains(e.first); });
   snapshot_ = std::move(snapshot);
   armDrainTimer();
 }
 
+upstream::LoadBalancer* Worker::loadBalancer(const upstream::ClusterSharedPtr& cluster) {
+  if (cluster->config().type == config::ClusterConfig::Type::OriginalDst) return nullptr;
+  Balancer& b = balancers_[cluster->name()];
+  uint64_t generation = cluster->state().health_generation.load(std::memory_order_acquire);
+  if (!b.lb || b.version != cluster.get() || b.generation != generation) {
+    b.lb = upstream::createLoadBalancer(cluster->config(), cluster->hosts(), seed_++);
+    b.version = cluster.get();
+    b.generation = generation;
+  }
+  return b.lb.get();
+}
+
+upstream::HostSharedPtr Worker::chooseHost(const upstream::ClusterSharedPtr& cluster,
+                                           const upstream::LbContext& context,
+                                           const net::Address* original_dst) {
+  if (cluster->config().type == config::ClusterConfig::Type::OriginalDst) {
+    if (original_dst == nullptr || !original_dst->valid()) return nullptr;
+    net::Address dest =
+        cluster->config().original_dst_ip_override
+            ? cluster->config().original_dst_ip_override->withPort(original_dst->port())
+            : *original_dst;
+    auto& h = original_dst_hosts_[{cluster->name(), dest}];
+    if (!h) {
+      h = std::make_shared<upstream::Host>(dest, 1, 0, false);
+      if (!sweep_timer_.enabled()) sweep_timer_.enable(5000);  // Envoy's cleanup_interval
+    }
+    return h;
+  }
+  return loadBalancer(cluster)->chooseHost(context);
+}
+
+void Worker::sweepOriginalDst() {
+  // ORIGINAL_DST hosts without a request in flight go, with their idle connections.
+  for (auto it = original_dst_hosts_.begin(); it != original_dst_hosts_.end();) {
+    const upstream::Host* h = it->second.get();
+    bool busy = false;
+    for (auto& [key, entry] : pools_) busy = busy || (key.host == h && entry.pool->busyCount() > 0);
+    if (busy) {
+      ++it;
+      continue;
+    }
+    for (auto p = pools_.begin(); p != pools_.end();) {
+      if (p->first.host == h) {
+        p->second.pool->drain();
+        retired_pools_.push_back(std::move(p->second.pool));
+        p = pools_.erase(p);
+      } else {
+        ++p;
+      }
+    }
+    original_dst_hosts_.erase(it++);
+  }
+  std::erase_if(retired_pools_, [](const auto& p) { return p->activeCount() == 0; });
+  if (!original_dst_hosts_.empty()) sweep_timer_.enable(5000);
+}
+
 upstream::ConnPool& Worker::connPool(const upstream::ClusterSharedPtr& cluster,
-                                     bool downstream_h2) {
+                                     const upstream::HostSharedPtr& host, bool downstream_h2,
+                                     bool high_priority) {
   using P = config::ClusterConfig::Protocol;
   P p = cluster->config().protocol;
   bool h2 = p == P::Http2 || (p == P::UseDownstream && downstream_h2);
-  auto& slot = pools_[{cluster.get(), h2}];
-  if (!slot) {
+  PoolEntry& slot = pools_[PoolKey{host.get(), h2, high_priority}];
+  if (!slot.pool) {
+    slot.cluster = cluster->name();
+    slot.host = host;
     if (h2) {
-      slot = std::make_unique<upstream::Http2Pool>(loop_, cluster, index_);
+      slot.pool =
+          std::make_unique<upstream::Http2Pool>(loop_, cluster, host, index_, high_priority);
     } else {
-      slot = std::make_unique<upstream::Http1Pool>(loop_, cluster, index_);
+      slot.pool =
+          std::make_unique<upstream::Http1Pool>(loop_, cluster, host, index_, high_priority);
     }
   }
-  return *slot;
+  return *slot.pool;
 }
 
 void Worker::armDrainTimer() {
@@ -186,7 +268,8 @@ void Worker::shutdown() {
   retired_.clear();
   uv_close(reinterpret_cast<uv_handle_t*>(&drain_timer_), nullptr);
   sessions_.abortAll();
-  for (auto& [c, p] : pools_) p->drain();
+  sweep_timer_.disable();
+  for (auto& [k, e] : pools_) e.pool->drain();
   for (auto& p : retired_pools_) p->drain();
   snapshot_ = std::make_shared<Snapshot>();
   loop_.shutdown();

@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "proxy/config/config.h"
 #include "proxy/event/event_loop.h"
 #include "proxy/server/session.h"
@@ -16,6 +17,7 @@
 #include "proxy/upstream/conn_pool.h"
 #include "proxy/upstream/http1_pool.h"
 #include "proxy/upstream/http2_pool.h"
+#include "proxy/upstream/load_balancer.h"
 
 namespace remora::server {
 
@@ -59,10 +61,27 @@ class Worker {
   void removeSession(Session* s);
   size_t activeSessions() const { return sessions_.size(); }
 
-  // This worker's connection pool for a cluster (made on first use): HTTP/2 when the cluster
-  // says so (or follows the downstream, and it is HTTP/2), else HTTP/1.1. A cluster that a
-  // new snapshot replaces has its pools drained: idle connections close, busy ones finish.
-  upstream::ConnPool& connPool(const upstream::ClusterSharedPtr& cluster, bool downstream_h2);
+  // The host for a request or connection, by this worker's balancer for the cluster (rebuilt
+  // when the cluster's membership or health changes). ORIGINAL_DST clusters: the host of
+  // `original_dst`. nullptr: no host at all.
+  upstream::HostSharedPtr chooseHost(const upstream::ClusterSharedPtr& cluster,
+                                     const upstream::LbContext& context,
+                                     const net::Address* original_dst);
+  // The balancer's feedback (peak EWMA): a request to `host` of `cluster` started / ended.
+  upstream::LoadBalancer* loadBalancer(const upstream::ClusterSharedPtr& cluster);
+  // The balancer in use for a cluster name, without rebuilding it (null if none).
+  upstream::LoadBalancer* currentBalancer(const std::string& cluster) const {
+    auto it = balancers_.find(cluster);
+    return it == balancers_.end() ? nullptr : it->second.lb.get();
+  }
+
+  // This worker's connection pool for a host of a cluster (made on first use): HTTP/2 when the
+  // cluster says so (or follows the downstream, and it is HTTP/2), else HTTP/1.1; one per
+  // routing priority, for the circuit breakers. A host that a new snapshot no longer has gets
+  // its pools drained: idle connections close, busy ones finish.
+  upstream::ConnPool& connPool(const upstream::ClusterSharedPtr& cluster,
+                               const upstream::HostSharedPtr& host, bool downstream_h2,
+                               bool high_priority);
   size_t activeListeners() const { return listeners_.size(); }
 
  private:
@@ -78,8 +97,34 @@ class Worker {
   std::map<std::string, ActiveListener*> listeners_;  // by listener name
   // Listener versions no longer in force, and when their remaining sessions are reset.
   std::vector<std::pair<ListenerSharedPtr, uint64_t>> retired_;
-  std::map<std::pair<const upstream::Cluster*, bool>, std::unique_ptr<upstream::ConnPool>> pools_;
+  struct PoolKey {
+    const upstream::Host* host;
+    bool h2;
+    bool high;
+    auto operator<=>(const PoolKey&) const = default;
+  };
+  struct PoolEntry {
+    std::string cluster;  // the cluster's name
+    upstream::HostSharedPtr host;
+    std::unique_ptr<upstream::ConnPool> pool;
+  };
+  std::map<PoolKey, PoolEntry> pools_;
   std::vector<std::unique_ptr<upstream::ConnPool>> retired_pools_;
+  // Per cluster name: the balancer, and the cluster version and health generation it was
+  // built from.
+  struct Balancer {
+    const upstream::Cluster* version = nullptr;
+    uint64_t generation = 0;
+    std::unique_ptr<upstream::LoadBalancer> lb;
+  };
+  std::map<std::string, Balancer> balancers_;
+  // ORIGINAL_DST hosts, per cluster name and destination (made on first use; a host whose
+  // pools are idle goes at the next sweep).
+  absl::flat_hash_map<std::pair<std::string, net::Address>, upstream::HostSharedPtr>
+      original_dst_hosts_;
+  event::Timeout sweep_timer_;
+  void sweepOriginalDst();
+  uint64_t seed_;
   uv_timer_t drain_timer_;
   std::function<void()> on_drained_;
   bool clean_exit_ = false;

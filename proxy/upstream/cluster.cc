@@ -1,4 +1,4 @@
-// Cluster destination selection: round robin over equal weights, weighted random otherwise.
+// Cluster versions: hosts carried over by address, circuit-breaker checks.
 #include "proxy/upstream/cluster.h"
 
 #include <algorithm>
@@ -8,56 +8,56 @@
 
 namespace remora::upstream {
 
-Cluster::Cluster(config::ClusterConfig config, stats::Store& store, size_t workers)
+Cluster::Cluster(config::ClusterConfig config, stats::Store& store, size_t workers,
+                 const Cluster* previous)
     : config_(std::move(config)),
       stats_(store.shardedScope<ClusterStats>(workers, cat("cluster.", config_.name, "."),
                                               "cluster", {{"envoy_cluster_name", config_.name}})),
-      cursors_(new Cursor[workers]) {
-  bool equal = true;
-  for (const auto& e : config_.endpoints) equal = equal && e.weight == config_.endpoints[0].weight;
-  if (!equal) {
-    uint64_t sum = 0;
-    for (const auto& e : config_.endpoints) cumulative_weights_.push_back(sum += e.weight);
+      state_(previous != nullptr ? previous->state_ : std::make_shared<ClusterState>()) {
+  // Hosts: an address the previous version had keeps its Host (and its health and counts).
+  size_t healthy = 0, degraded = 0;
+  for (const auto& e : config_.endpoints) {
+    HostSharedPtr h;
+    if (previous != nullptr) {
+      for (const auto& old : previous->hosts_) {
+        if (old->address() == e.address) {
+          h = old;
+          break;
+        }
+      }
+    }
+    if (h) {
+      h->setWeight(e.weight);
+      h->setPriority(e.priority);
+      h->setDegradedEds(e.degraded);
+    } else {
+      h = std::make_shared<Host>(e.address, e.weight, e.priority, e.degraded);
+    }
+    if (h->degraded()) {
+      ++degraded;
+    } else if (h->healthy()) {
+      ++healthy;
+    }
+    hosts_.push_back(std::move(h));
   }
-  for (size_t w = 0; w < workers; ++w) {
-    // Different starting points per worker spread the first connections.
-    cursors_[w].next = w;
-    cursors_[w].rng = 0x9e3779b97f4a7c15ULL * (w + 1) ^ reinterpret_cast<uintptr_t>(this);
-  }
-  // The gauge is per worker shard; shard 0 carries the cluster-wide value.
+  // The gauges are per worker shard; shard 0 carries the cluster-wide value.
   stats_->shard(0).membership_total.set(static_cast<int64_t>(config_.endpoints.size()));
+  stats_->shard(0).membership_healthy.set(static_cast<int64_t>(healthy));
+  stats_->shard(0).membership_degraded.set(static_cast<int64_t>(degraded));
+  healthChanged();  // membership may have changed: balancers rebuild
 }
 
-absl::StatusOr<net::Address> Cluster::pickDestination(const net::Address* original_dst,
-                                                      size_t worker) const {
-  switch (config_.type) {
-    case config::ClusterConfig::Type::OriginalDst:
-      if (original_dst == nullptr) {
-        return absl::FailedPreconditionError(
-            cat("cluster '", config_.name, "': connection has no original destination"));
-      }
-      if (config_.original_dst_ip_override) {
-        return config_.original_dst_ip_override->withPort(original_dst->port());
-      }
-      return *original_dst;
-    case config::ClusterConfig::Type::Static:
-    case config::ClusterConfig::Type::Eds: {
-      const auto& eps = config_.endpoints;
-      if (eps.empty()) {
-        return absl::UnavailableError(cat("cluster '", config_.name, "' has no healthy endpoints"));
-      }
-      Cursor& cur = cursors_[worker];
-      if (cumulative_weights_.empty()) return eps[cur.next++ % eps.size()].address;
-      // xorshift64*: cheap, per worker, no lock.
-      cur.rng ^= cur.rng >> 12;
-      cur.rng ^= cur.rng << 25;
-      cur.rng ^= cur.rng >> 27;
-      uint64_t r = (cur.rng * 0x2545F4914F6CDD1DULL) % cumulative_weights_.back();
-      auto it = std::upper_bound(cumulative_weights_.begin(), cumulative_weights_.end(), r);
-      return eps[static_cast<size_t>(it - cumulative_weights_.begin())].address;
-    }
+bool Cluster::canRetry(bool high) const {
+  const config::CircuitBreakerThresholds& t = thresholds(high);
+  ResourceCounts& r = resources(high);
+  uint64_t open = r.retries.load(std::memory_order_relaxed);
+  if (t.retry_budget_percent) {
+    double base = static_cast<double>(r.requests.load(std::memory_order_relaxed) +
+                                      r.pending.load(std::memory_order_relaxed));
+    uint64_t budget = static_cast<uint64_t>(base * *t.retry_budget_percent / 100.0);
+    return open < std::max<uint64_t>(budget, t.min_retry_concurrency);
   }
-  return absl::InternalError("unknown cluster type");
+  return open < t.max_retries;
 }
 
 }  // namespace remora::upstream

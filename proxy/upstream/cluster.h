@@ -2,6 +2,7 @@
 // how a worker chooses the address of a new upstream connection.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <vector>
 
@@ -9,6 +10,7 @@
 #include "proxy/config/config.h"
 #include "proxy/net/address.h"
 #include "proxy/stats/stats.h"
+#include "proxy/upstream/host.h"
 
 namespace remora::upstream {
 
@@ -28,37 +30,125 @@ namespace remora::upstream {
   COUNTER(upstream_flow_control_resumed_reading_total, "Upstream reads resumed")               \
   COUNTER(upstream_rq_total, "Requests sent upstream")                                         \
   COUNTER(upstream_rq_timeout, "Requests that hit the route timeout")                          \
-  GAUGE(membership_total, "Endpoints in the cluster")
+  COUNTER(upstream_rq_per_try_timeout, "Attempts that hit the per-try timeout")                \
+  COUNTER(upstream_cx_overflow, "Connections not opened: max_connections reached")             \
+  COUNTER(upstream_rq_pending_overflow,                                                        \
+          "Requests failed at once (503 UO): max_pending_requests or max_requests reached")    \
+  COUNTER(upstream_rq_pending_total, "Requests that waited for a connection")                  \
+  GAUGE(upstream_rq_pending_active, "Requests waiting for a connection")                       \
+  GAUGE(upstream_rq_active, "Requests in flight upstream")                                     \
+  COUNTER(upstream_rq_retry, "Retries")                                                        \
+  COUNTER(upstream_rq_retry_success, "Retries that succeeded")                                 \
+  COUNTER(upstream_rq_retry_overflow, "Retries not done: max_retries or the retry budget")     \
+  COUNTER(upstream_rq_retry_limit_exceeded, "Requests that needed more retries than allowed")  \
+  COUNTER(upstream_rq_retry_backoff_exponential, "Retries after an exponential back-off")      \
+  COUNTER(upstream_rq_rx_reset, "Requests the upstream reset")                                 \
+  COUNTER(upstream_rq_tx_reset, "Requests the proxy reset")                                    \
+  COUNTER(upstream_rq_completed, "Upstream responses completed")                               \
+  COUNTER(upstream_rq_1xx, "Upstream responses 1xx")                                           \
+  COUNTER(upstream_rq_2xx, "Upstream responses 2xx")                                           \
+  COUNTER(upstream_rq_3xx, "Upstream responses 3xx")                                           \
+  COUNTER(upstream_rq_4xx, "Upstream responses 4xx")                                           \
+  COUNTER(upstream_rq_5xx, "Upstream responses 5xx")                                           \
+  GAUGE(membership_total, "Endpoints in the cluster")                                          \
+  GAUGE(membership_healthy, "Endpoints healthy (not failed or ejected)")                       \
+  GAUGE(membership_degraded, "Endpoints degraded")
 
 REMORA_STATS_STRUCT(ClusterStats, REMORA_CLUSTER_STATS);
 
+// Circuit-breaker counts of one routing priority, over every worker (Envoy's resource
+// manager): what is open now, compared with the cluster's thresholds.
+struct ResourceCounts {
+  std::atomic<uint64_t> connections{0};
+  std::atomic<uint64_t> pending{0};
+  std::atomic<uint64_t> requests{0};
+  std::atomic<uint64_t> retries{0};
+};
+
+// What outlives a cluster's versions (a new version comes with every change, an EDS update
+// included): the circuit-breaker counts and the health generation.
+struct ClusterState {
+  ResourceCounts resources[2];  // [0] DEFAULT, [1] HIGH
+  // Moves whenever membership or any host's health changes: workers rebuild their balancers.
+  std::atomic<uint64_t> health_generation{0};
+};
+
 class Cluster {
  public:
-  Cluster(config::ClusterConfig config, stats::Store& store, size_t workers);
+  // `previous`: the version this one replaces (same name), whose hosts and state carry over
+  // (a host with the same address keeps its object: health, ejections, counters).
+  Cluster(config::ClusterConfig config, stats::Store& store, size_t workers,
+          const Cluster* previous = nullptr);
 
   const config::ClusterConfig& config() const { return config_; }
   const std::string& name() const { return config_.name; }
   ClusterStats& stats(size_t worker) const { return stats_->shard(worker); }
+  // The endpoints as hosts (empty for ORIGINAL_DST), in configuration order.
+  const HostVector& hosts() const { return hosts_; }
+  ClusterState& state() const { return *state_; }
+  // Health changed (a health check, an ejection): balancers are rebuilt.
+  void healthChanged() const { state_->health_generation.fetch_add(1, std::memory_order_acq_rel); }
 
-  // Where worker `worker`'s next upstream connection goes. `original_dst` is the downstream
-  // connection's original destination (ORIGINAL_DST clusters). Fails, and the caller counts
-  // upstream_cx_none_healthy, when there is nowhere to go.
-  absl::StatusOr<net::Address> pickDestination(const net::Address* original_dst,
-                                               size_t worker) const;
+  // --- Circuit breakers (per routing priority) ---
+  const config::CircuitBreakerThresholds& thresholds(bool high) const {
+    return high ? config_.circuit_breakers.high_priority
+                : config_.circuit_breakers.default_priority;
+  }
+  ResourceCounts& resources(bool high) const { return state_->resources[high ? 1 : 0]; }
+  bool canOpenConnection(bool high) const {
+    return resources(high).connections.load(std::memory_order_relaxed) <
+           thresholds(high).max_connections;
+  }
+  bool canQueueRequest(bool high) const {
+    return resources(high).pending.load(std::memory_order_relaxed) <
+           thresholds(high).max_pending_requests;
+  }
+  bool canSendRequest(bool high) const {
+    return resources(high).requests.load(std::memory_order_relaxed) < thresholds(high).max_requests;
+  }
+  // max_retries, or with a retry budget: budget_percent of the requests open and pending,
+  // and at least min_retry_concurrency.
+  bool canRetry(bool high) const;
 
  private:
-  // Per-worker selection state; only its worker writes it.
-  struct alignas(64) Cursor {
-    uint64_t next = 0;
-    uint64_t rng = 0;
-  };
-
   config::ClusterConfig config_;
   std::shared_ptr<stats::ShardedScope<ClusterStats>> stats_;
-  std::unique_ptr<Cursor[]> cursors_;
-  std::vector<uint64_t> cumulative_weights_;  // empty when all weights are equal
+  std::shared_ptr<ClusterState> state_;
+  HostVector hosts_;
 };
 
 using ClusterSharedPtr = std::shared_ptr<const Cluster>;
+
+// One upstream connection counted against its cluster's max_connections and its host, until
+// release() (or destruction).
+class ConnectionCount {
+ public:
+  ConnectionCount() = default;
+  ~ConnectionCount() { release(); }
+  ConnectionCount(const ConnectionCount&) = delete;
+  ConnectionCount& operator=(const ConnectionCount&) = delete;
+  void acquire(const ClusterSharedPtr& cluster, HostSharedPtr host, bool high) {
+    release();
+    cluster_ = cluster;
+    host_ = std::move(host);
+    high_ = high;
+    cluster_->resources(high_).connections.fetch_add(1, std::memory_order_relaxed);
+    host_->cx_total.fetch_add(1, std::memory_order_relaxed);
+    host_->cx_active.fetch_add(1, std::memory_order_relaxed);
+  }
+  void release() {
+    if (!cluster_) return;
+    cluster_->resources(high_).connections.fetch_sub(1, std::memory_order_relaxed);
+    host_->cx_active.fetch_sub(1, std::memory_order_relaxed);
+    cluster_.reset();
+    host_.reset();
+  }
+  const HostSharedPtr& host() const { return host_; }
+
+ private:
+  ClusterSharedPtr cluster_;
+  HostSharedPtr host_;
+  bool high_ = false;
+};
 
 }  // namespace remora::upstream

@@ -214,39 +214,71 @@ void Http1Client::onClosed(net::Connection&) {
 
 // --- Http1Pool ---
 
-Http1Pool::Http1Pool(event::EventLoop& loop, ClusterSharedPtr cluster, size_t worker)
-    : loop_(loop), cluster_(std::move(cluster)), worker_(worker) {}
+Http1Pool::Http1Pool(event::EventLoop& loop, ClusterSharedPtr cluster, HostSharedPtr host,
+                     size_t worker, bool high_priority)
+    : loop_(loop),
+      cluster_(std::move(cluster)),
+      host_(std::move(host)),
+      worker_(worker),
+      high_(high_priority) {}
 
-Http1Pool::~Http1Pool() = default;
+Http1Pool::~Http1Pool() {
+  // Requests still waiting are the router's to cancel; the counts are released here.
+  for (size_t i = 0; i < pending_.size(); ++i) pendingRemoved();
+}
 
-uint64_t Http1Pool::newStream(Callbacks& callbacks, const net::Address* original_dst) {
+uint64_t Http1Pool::newStream(Callbacks& callbacks) {
   if (Http1Client* c = idle_.popFront(); c != nullptr) {
     callbacks.onPoolReady(*c);
     return 0;
   }
-  auto dest = cluster_->pickDestination(original_dst, worker_);
-  if (!dest.ok()) {
-    stats().upstream_cx_none_healthy.inc();
-    callbacks.onPoolFailure(PoolFailure::NoHealthyHost, sv(dest.status().message()));
+  // No idle connection: the request waits for one (bounded by max_pending_requests).
+  if (!cluster_->canQueueRequest(high_)) {
+    stats().upstream_rq_pending_overflow.inc();
+    callbacks.onPoolFailure(PoolFailure::Overflow, "pending requests overflow");
     return 0;
   }
+  uint64_t id = next_id_++;
+  pending_.push_back({id, &callbacks});
+  pendingAdded();
+  maybeOpen();
+  // Opening may have failed at once, and answered the request already.
+  for (const auto& p : pending_) {
+    if (p.id == id) return id;
+  }
+  return 0;
+}
+
+void Http1Pool::maybeOpen() {
+  // One connection per waiting request, within max_connections (a pool without any connection
+  // may always open one, as Envoy's do, so that waiting requests cannot starve).
+  while (!draining_ && connecting_ < pending_.size()) {
+    if (!cluster_->canOpenConnection(high_) && clients_ > 0) {
+      stats().upstream_cx_overflow.inc();
+      return;
+    }
+    if (!openConnection()) return;
+  }
+}
+
+bool Http1Pool::openConnection() {
   const config::ClusterConfig& cc = cluster_->config();
   net::Connection* conn = net::Connection::create(loop_, cc.per_connection_buffer_limit_bytes);
-  auto* client = new Http1Client(*this, conn, *dest);
+  auto* client = new Http1Client(*this, conn, host_->address());
   ++clients_;
+  ++connecting_;
+  client->connecting_ = true;
+  cluster_->resources(high_).connections.fetch_add(1, std::memory_order_relaxed);
+  host_->cx_total.fetch_add(1, std::memory_order_relaxed);
+  host_->cx_active.fetch_add(1, std::memory_order_relaxed);
   stats().upstream_cx_total.inc();
   stats().upstream_cx_active.add();
-  uint64_t id = next_id_++;
-  client->pending_id_ = id;
-  pending_.push_back({id, &callbacks});
-  auto st = conn->connect(*dest, cc.source_address ? &*cc.source_address : nullptr);
+  auto st = conn->connect(host_->address(), cc.source_address ? &*cc.source_address : nullptr);
   if (!st.ok()) {
     stats().upstream_cx_connect_fail.inc();
     client->close();
-    pending_.pop_back();
-    callbacks.onPoolFailure(PoolFailure::ConnectionFailure,
-                            cat("connection failure (", st.message(), ")"));
-    return 0;
+    onConnectFailed(client, cat("connection failure (", st.message(), ")"));
+    return false;
   }
   uv_timer_start(
       &client->connect_timer_,
@@ -258,33 +290,50 @@ uint64_t Http1Pool::newStream(Callbacks& callbacks, const net::Address* original
         c->pool_.onConnectFailed(c, "connection failure (connect timeout)");
       },
       static_cast<uint64_t>(cc.connect_timeout.count()), 0);
-  return id;
+  return true;
+}
+
+void Http1Pool::pendingAdded() {
+  cluster_->resources(high_).pending.fetch_add(1, std::memory_order_relaxed);
+  stats().upstream_rq_pending_total.inc();
+  stats().upstream_rq_pending_active.add();
+}
+
+void Http1Pool::pendingRemoved() {
+  cluster_->resources(high_).pending.fetch_sub(1, std::memory_order_relaxed);
+  stats().upstream_rq_pending_active.sub();
 }
 
 void Http1Pool::cancel(uint64_t handle) {
-  pending_.remove_if([&](const Pending& p) { return p.id == handle; });
-}
-
-void Http1Pool::onConnected(Http1Client* client) {
   for (auto it = pending_.begin(); it != pending_.end(); ++it) {
-    if (it->id == client->pending_id_) {
-      Callbacks* cb = it->callbacks;
+    if (it->id == handle) {
       pending_.erase(it);
-      cb->onPoolReady(*client);
+      pendingRemoved();
       return;
     }
   }
-  release(client);  // its request went away (or was served by another connection)
+}
+
+void Http1Pool::onConnected(Http1Client* client) {
+  client->connecting_ = false;
+  --connecting_;
+  release(client);
 }
 
 void Http1Pool::onConnectFailed(Http1Client* client, std::string_view detail) {
-  for (auto it = pending_.begin(); it != pending_.end(); ++it) {
-    if (it->id == client->pending_id_) {
-      Callbacks* cb = it->callbacks;
-      pending_.erase(it);
-      cb->onPoolFailure(PoolFailure::ConnectionFailure, detail);
-      return;
-    }
+  if (!client->connecting_) return;
+  client->connecting_ = false;
+  --connecting_;
+  host_->cx_connect_fail.fetch_add(1, std::memory_order_relaxed);
+  // Waiting requests that no other connection of this pool will serve learn of the failure
+  // (and may retry elsewhere); the others wait for a connection that will be free (a busy or
+  // connecting one). With the host down, every connect fails and so every waiting request.
+  size_t others = clients_ - 1;  // this client is counted until it has closed
+  while (pending_.size() > others) {
+    Pending p = pending_.front();
+    pending_.pop_front();
+    pendingRemoved();
+    p.callbacks->onPoolFailure(PoolFailure::ConnectionFailure, detail);
   }
 }
 
@@ -294,9 +343,9 @@ void Http1Pool::release(Http1Client* client) {
     return;
   }
   if (!pending_.empty()) {
-    // A request is waiting for a connection still being opened: this one is ready now.
     Pending p = pending_.front();
     pending_.pop_front();
+    pendingRemoved();
     p.callbacks->onPoolReady(*client);
     return;
   }
@@ -305,10 +354,18 @@ void Http1Pool::release(Http1Client* client) {
 
 void Http1Pool::onClientClosed(Http1Client* client) {
   idle_.remove(client);
+  if (client->connecting_) {
+    client->connecting_ = false;
+    --connecting_;
+  }
   --clients_;
+  cluster_->resources(high_).connections.fetch_sub(1, std::memory_order_relaxed);
+  host_->cx_active.fetch_sub(1, std::memory_order_relaxed);
   // The timer handle is inside the client: free the client once the handle has closed.
   uv_close(reinterpret_cast<uv_handle_t*>(&client->connect_timer_),
            [](uv_handle_t* h) { delete static_cast<Http1Client*>(h->data); });
+  // A request waiting for room under max_connections may have it now.
+  if (!pending_.empty()) maybeOpen();
 }
 
 void Http1Pool::drain() {

@@ -77,19 +77,20 @@ class Http1Client : public UpstreamRequest,
   bool remote_closed_ = false;
   ListHook<Http1Client> idle_hook_;  // in the pool's idle list
   uv_timer_t connect_timer_;
-  uint64_t pending_id_ = 0;  // the waiting request this connection is being opened for
+  bool connecting_ = false;
 };
 
 class Http1Pool : public ConnPool {
  public:
-  Http1Pool(event::EventLoop& loop, ClusterSharedPtr cluster, size_t worker);
+  Http1Pool(event::EventLoop& loop, ClusterSharedPtr cluster, HostSharedPtr host, size_t worker,
+            bool high_priority);
   ~Http1Pool() override;
   Http1Pool(const Http1Pool&) = delete;
   Http1Pool& operator=(const Http1Pool&) = delete;
 
   // Asks for a connection. Returns 0 when the callback already ran (an idle connection, or an
   // immediate failure); otherwise a handle for cancel().
-  uint64_t newStream(Callbacks& callbacks, const net::Address* original_dst) override;
+  uint64_t newStream(Callbacks& callbacks) override;
   void cancel(uint64_t handle) override;
 
   const Cluster& cluster() const { return *cluster_; }
@@ -97,6 +98,9 @@ class Http1Pool : public ConnPool {
   event::EventLoop& loop() { return loop_; }
   size_t idleCount() const { return idle_.size(); }
   size_t activeCount() const override { return clients_; }
+  size_t busyCount() const override { return clients_ - idle_.size() + pending_.size(); }
+  void setCluster(ClusterSharedPtr cluster) override { cluster_ = std::move(cluster); }
+  const HostSharedPtr& host() const { return host_; }
   // Closes idle connections; busy ones close when their request ends. The pool may be
   // destroyed once activeCount() is zero.
   void drain() override;
@@ -112,10 +116,17 @@ class Http1Pool : public ConnPool {
   void onConnectFailed(Http1Client* client, std::string_view detail);
   void release(Http1Client* client);  // response done with keep-alive: back to idle
   void onClientClosed(Http1Client* client);
+  void maybeOpen();
+  bool openConnection();  // false: failed at once (a waiting request was told)
+  void pendingAdded();
+  void pendingRemoved();
 
   event::EventLoop& loop_;
   ClusterSharedPtr cluster_;
+  HostSharedPtr host_;
   size_t worker_;
+  bool high_;
+  size_t connecting_ = 0;
   IntrusiveList<Http1Client, &Http1Client::idle_hook_> idle_;
   std::list<Pending> pending_;
   uint64_t next_id_ = 1;

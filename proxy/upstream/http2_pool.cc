@@ -208,9 +208,11 @@ class H2Stream : public UpstreamRequest {
       UpstreamStreamCallbacks* c = cb_;
       cb_ = nullptr;
       detached_ = true;
-      c->onUpstreamReset(!started_, code == NGHTTP2_REFUSED_STREAM
-                                        ? "remote refused stream reset"
-                                        : cat("remote reset (", nghttp2_http2_strerror(code), ")"));
+      bool refused = code == NGHTTP2_REFUSED_STREAM;
+      c->onUpstreamReset(!started_,
+                         refused ? "remote refused stream reset"
+                                 : cat("remote reset (", nghttp2_http2_strerror(code), ")"),
+                         refused);
     }
   }
 
@@ -525,17 +527,46 @@ int H2Connection::onStreamClose(nghttp2_session*, int32_t id, uint32_t code, voi
 
 // --- Http2Pool ---
 
-Http2Pool::Http2Pool(event::EventLoop& loop, ClusterSharedPtr cluster, size_t worker)
-    : loop_(loop), cluster_(std::move(cluster)), worker_(worker) {}
+Http2Pool::Http2Pool(event::EventLoop& loop, ClusterSharedPtr cluster, HostSharedPtr host,
+                     size_t worker, bool high_priority)
+    : loop_(loop),
+      cluster_(std::move(cluster)),
+      host_(std::move(host)),
+      worker_(worker),
+      high_(high_priority) {}
 
-Http2Pool::~Http2Pool() = default;
+Http2Pool::~Http2Pool() {
+  for (size_t i = 0; i < pending_.size(); ++i) pendingRemoved();
+}
 
-uint64_t Http2Pool::newStream(Callbacks& callbacks, const net::Address* original_dst) {
+size_t Http2Pool::busyCount() const {
+  size_t n = pending_.size();
+  for (const auto& c : conns_) n += c->active();
+  return n;
+}
+
+void Http2Pool::pendingAdded() {
+  cluster_->resources(high_).pending.fetch_add(1, std::memory_order_relaxed);
+  stats().upstream_rq_pending_total.inc();
+  stats().upstream_rq_pending_active.add();
+}
+
+void Http2Pool::pendingRemoved() {
+  cluster_->resources(high_).pending.fetch_sub(1, std::memory_order_relaxed);
+  stats().upstream_rq_pending_active.sub();
+}
+
+uint64_t Http2Pool::newStream(Callbacks& callbacks) {
   for (auto& c : conns_) {
     if (c->connected() && c->usable() && c->capacity() > 0) {
       callbacks.onPoolReady(*c->newStream());
       return 0;
     }
+  }
+  if (!cluster_->canQueueRequest(high_)) {
+    stats().upstream_rq_pending_overflow.inc();
+    callbacks.onPoolFailure(PoolFailure::Overflow, "pending requests overflow");
+    return 0;
   }
   // Wait for a connection being opened, if it will have room.
   H2Connection* opening = nullptr;
@@ -546,44 +577,69 @@ uint64_t Http2Pool::newStream(Callbacks& callbacks, const net::Address* original
       if (waiting < cluster_->config().h2_max_concurrent_streams) opening = c.get();
     }
   }
-  if (opening == nullptr) {
-    auto dest = cluster_->pickDestination(original_dst, worker_);
-    if (!dest.ok()) {
-      stats().upstream_cx_none_healthy.inc();
-      callbacks.onPoolFailure(PoolFailure::NoHealthyHost, sv(dest.status().message()));
+  if (opening == nullptr && !conns_.empty() && !cluster_->canOpenConnection(high_)) {
+    // max_connections: wait for room on an open connection.
+    stats().upstream_cx_overflow.inc();
+  } else if (opening == nullptr) {
+    std::string error;
+    opening = openConnection(&error);
+    if (opening == nullptr) {
+      callbacks.onPoolFailure(PoolFailure::ConnectionFailure, error);
       return 0;
     }
-    const config::ClusterConfig& cc = cluster_->config();
-    net::Connection* conn = net::Connection::create(loop_, cc.per_connection_buffer_limit_bytes);
-    conns_.push_back(std::make_unique<H2Connection>(*this, conn, *dest));
-    opening = conns_.back().get();
-    stats().upstream_cx_total.inc();
-    stats().upstream_cx_active.add();
-    auto st = conn->connect(*dest, cc.source_address ? &*cc.source_address : nullptr);
-    if (!st.ok()) {
-      stats().upstream_cx_connect_fail.inc();
-      opening->close(net::Connection::CloseMode::Abort);
-      callbacks.onPoolFailure(PoolFailure::ConnectionFailure,
-                              cat("connection failure (", st.message(), ")"));
-      return 0;
-    }
-    opening->startConnectTimer(static_cast<uint64_t>(cc.connect_timeout.count()));
   }
   uint64_t id = next_id_++;
   pending_.push_back({id, &callbacks, opening});
+  pendingAdded();
   return id;
 }
 
+H2Connection* Http2Pool::openConnection(std::string* error) {
+  const config::ClusterConfig& cc = cluster_->config();
+  net::Connection* conn = net::Connection::create(loop_, cc.per_connection_buffer_limit_bytes);
+  conns_.push_back(std::make_unique<H2Connection>(*this, conn, host_->address()));
+  H2Connection* c = conns_.back().get();
+  cluster_->resources(high_).connections.fetch_add(1, std::memory_order_relaxed);
+  host_->cx_total.fetch_add(1, std::memory_order_relaxed);
+  host_->cx_active.fetch_add(1, std::memory_order_relaxed);
+  stats().upstream_cx_total.inc();
+  stats().upstream_cx_active.add();
+  auto st = conn->connect(host_->address(), cc.source_address ? &*cc.source_address : nullptr);
+  if (!st.ok()) {
+    stats().upstream_cx_connect_fail.inc();
+    host_->cx_connect_fail.fetch_add(1, std::memory_order_relaxed);
+    c->close(net::Connection::CloseMode::Abort);
+    *error = cat("connection failure (", st.message(), ")");
+    return nullptr;
+  }
+  c->startConnectTimer(static_cast<uint64_t>(cc.connect_timeout.count()));
+  return c;
+}
+
 void Http2Pool::cancel(uint64_t handle) {
-  pending_.remove_if([&](const Pending& p) { return p.id == handle; });
+  for (auto it = pending_.begin(); it != pending_.end(); ++it) {
+    if (it->id == handle) {
+      pending_.erase(it);
+      pendingRemoved();
+      return;
+    }
+  }
 }
 
 void Http2Pool::serve(H2Connection* conn) {
-  for (auto it = pending_.begin();
-       it != pending_.end() && conn->usable() && conn->capacity() > 0;) {
-    Callbacks* cb = it->callbacks;
-    it = pending_.erase(it);
-    cb->onPoolReady(*conn->newStream());
+  // Requests waiting for this connection, then those waiting for room anywhere.
+  for (int pass = 0; pass < 2; ++pass) {
+    for (auto it = pending_.begin();
+         it != pending_.end() && conn->usable() && conn->capacity() > 0;) {
+      if (pass == 0 ? it->conn != conn : it->conn != nullptr) {
+        ++it;
+        continue;
+      }
+      Callbacks* cb = it->callbacks;
+      it = pending_.erase(it);
+      pendingRemoved();
+      cb->onPoolReady(*conn->newStream());
+    }
   }
 }
 
@@ -599,14 +655,18 @@ void Http2Pool::onConnectFailed(H2Connection* conn, std::string_view detail) {
     if (it->conn == conn) {
       failed.push_back(it->callbacks);
       it = pending_.erase(it);
+      pendingRemoved();
     } else {
       ++it;
     }
   }
+  if (!conn->connected()) host_->cx_connect_fail.fetch_add(1, std::memory_order_relaxed);
   for (Callbacks* cb : failed) cb->onPoolFailure(PoolFailure::ConnectionFailure, detail);
 }
 
 void Http2Pool::onClosed(H2Connection* conn) {
+  cluster_->resources(high_).connections.fetch_sub(1, std::memory_order_relaxed);
+  host_->cx_active.fetch_sub(1, std::memory_order_relaxed);
   onConnectFailed(conn, "connection failure (closed)");
   // The connection object is on the call stack (its onClosed): free it on the next turn.
   for (auto it = conns_.begin(); it != conns_.end(); ++it) {
@@ -617,6 +677,31 @@ void Http2Pool::onClosed(H2Connection* conn) {
       break;
     }
   }
+  // Requests waiting for room under max_connections: a connection is opened for them (they
+  // keep their handles).
+  size_t waiting = 0;
+  for (const auto& p : pending_) waiting += p.conn == nullptr ? 1 : 0;
+  if (waiting == 0 || draining_ || (!conns_.empty() && !cluster_->canOpenConnection(high_))) return;
+  std::string error;
+  H2Connection* fresh = openConnection(&error);
+  size_t room = cluster_->config().h2_max_concurrent_streams;
+  std::vector<Callbacks*> failed;
+  for (auto it = pending_.begin(); it != pending_.end() && room > 0;) {
+    if (it->conn != nullptr) {
+      ++it;
+      continue;
+    }
+    --room;
+    if (fresh != nullptr) {
+      it->conn = fresh;
+      ++it;
+    } else {
+      failed.push_back(it->callbacks);
+      it = pending_.erase(it);
+      pendingRemoved();
+    }
+  }
+  for (Callbacks* cb : failed) cb->onPoolFailure(PoolFailure::ConnectionFailure, error);
 }
 
 void Http2Pool::drain() {

@@ -18,13 +18,17 @@ class H2Connection;
 
 class Http2Pool : public ConnPool {
  public:
-  Http2Pool(event::EventLoop& loop, ClusterSharedPtr cluster, size_t worker);
+  Http2Pool(event::EventLoop& loop, ClusterSharedPtr cluster, HostSharedPtr host, size_t worker,
+            bool high_priority);
   ~Http2Pool() override;
 
-  uint64_t newStream(Callbacks& callbacks, const net::Address* original_dst) override;
+  uint64_t newStream(Callbacks& callbacks) override;
   void cancel(uint64_t handle) override;
   void drain() override;
   size_t activeCount() const override { return conns_.size(); }
+  size_t busyCount() const override;
+  void setCluster(ClusterSharedPtr cluster) override { cluster_ = std::move(cluster); }
+  const HostSharedPtr& host() const { return host_; }
 
   const Cluster& cluster() const { return *cluster_; }
   ClusterStats& stats() { return cluster_->stats(worker_); }
@@ -40,13 +44,18 @@ class Http2Pool : public ConnPool {
   struct Pending {
     uint64_t id;
     Callbacks* callbacks;
-    H2Connection* conn;  // the connection being opened for it
+    H2Connection* conn;  // the connection being opened for it; null: waiting for room
   };
   void serve(H2Connection* conn);
+  H2Connection* openConnection(std::string* error);  // null: failed at once (see error)
+  void pendingAdded();
+  void pendingRemoved();
 
   event::EventLoop& loop_;
   ClusterSharedPtr cluster_;
+  HostSharedPtr host_;
   size_t worker_;
+  bool high_;
   std::list<std::unique_ptr<H2Connection>> conns_;
   std::list<Pending> pending_;
   uint64_t next_id_ = 1;

@@ -320,6 +320,7 @@ TEST_CASE("http2: nghttp, curl and h2load through remora (HTTP/2 client, HTTP/1.
   std::string out;
   CHECK(runCommand({"nghttp", "-n", "-s", f.url("/hello"), f.url("/headers")}, &out) == 0);
   CHECK(runCommand({"h2load", "-n", "2000", "-c", "4", "-m", "8", f.url("/hello")}, &out) == 0);
+  INFO(out);
   CHECK(out.find("2000 succeeded, 0 failed") != std::string::npos);
   CHECK(out.find("status codes: 2000 2xx") != std::string::npos);
   CHECK(f.proxy->stat("http.ingress.downstream_rq_http2_total") >= 2004);

@@ -58,15 +58,33 @@ class TcpProxySession : public server::Session, public Connection::Callbacks {
   // One connection attempt; max_connect_attempts allows more after a failure.
   void connectUpstream() {
     ++attempts_;
-    auto dest = cluster_->pickDestination(original_dst_.valid() ? &original_dst_ : nullptr,
-                                          worker_.index());
-    if (!dest.ok()) {
+    upstream::LbContext lb;
+    std::vector<const upstream::Host*> tried;
+    if (cx_count_.host()) {
+      tried.push_back(cx_count_.host().get());
+      lb.avoid = &tried;
+      lb.selection_attempts = 3;
+    }
+    cx_count_.release();
+    upstream::HostSharedPtr host =
+        worker_.chooseHost(cluster_, lb, original_dst_.valid() ? &original_dst_ : nullptr);
+    if (!host) {
       stats_.downstream_cx_no_route.inc();
       cluster_stats_->upstream_cx_none_healthy.inc();
-      REMORA_LOG(Debug, "[C%d] %s", down_->id(), dest.status().message());
+      REMORA_LOG(Debug, "[C%d] cluster '%s' has no host to connect to", down_->id(),
+                 cluster_->name());
       finish(Connection::CloseMode::Abort);
       return;
     }
+    if (!cluster_->canOpenConnection(false)) {
+      cluster_stats_->upstream_cx_overflow.inc();
+      REMORA_LOG(Debug, "[C%d] cluster '%s': max_connections reached", down_->id(),
+                 cluster_->name());
+      finish(Connection::CloseMode::Abort);
+      return;
+    }
+    cx_count_.acquire(cluster_, host, false);
+    const net::Address* dest = &host->address();
     const config::ClusterConfig& cc = cluster_->config();
     up_ = Connection::create(worker_.loop(), factory_->bufferLimit());
     up_->setCallbacks(this);
@@ -87,6 +105,7 @@ class TcpProxySession : public server::Session, public Connection::Callbacks {
   // The current attempt failed: try again if attempts remain, else reset the client.
   void connectFailed() {
     cluster_stats_->upstream_cx_connect_fail.inc();
+    if (cx_count_.host()) cx_count_.host()->cx_connect_fail.fetch_add(1, std::memory_order_relaxed);
     if (attempts_ < factory_->config().max_connect_attempts && !finishing_) {
       Connection* failed = up_;
       up_ = nullptr;
@@ -185,6 +204,7 @@ class TcpProxySession : public server::Session, public Connection::Callbacks {
   void onClosed(Connection& conn) override {
     if (&conn == up_) {
       up_ = nullptr;
+      cx_count_.release();
       cluster_stats_->upstream_cx_active.sub();
       if (upstream_remote_close_) {
         cluster_stats_->upstream_cx_destroy_remote.inc();
@@ -287,6 +307,7 @@ class TcpProxySession : public server::Session, public Connection::Callbacks {
   TcpProxyStats& stats_;
   upstream::ClusterSharedPtr cluster_;
   upstream::ClusterStats* cluster_stats_ = nullptr;
+  upstream::ConnectionCount cx_count_;  // the current attempt's (max_connections, its host)
   std::string initial_;
   net::Address original_dst_;
   Connection* down_;
