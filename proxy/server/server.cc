@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 
 #include "proxy/common/log.h"
@@ -61,10 +62,20 @@ absl::Status Server::applyConfig(const config::ProxyConfig& config) {
     }
     const upstream::ClusterSharedPtr* old = snapshot_->cluster(cc.name);
     // A changed one is a new version that keeps the old one's hosts and circuit-breaker state.
-    next->clusters[cc.name] = old != nullptr && (*old)->config() == cc
-                                  ? *old
-                                  : std::make_shared<const upstream::Cluster>(
-                                        cc, store_, n, old != nullptr ? old->get() : nullptr);
+    if (old != nullptr && (*old)->config() == cc) {
+      next->clusters[cc.name] = *old;
+      continue;
+    }
+    auto c =
+        std::make_shared<upstream::Cluster>(cc, store_, n, old != nullptr ? old->get() : nullptr);
+    if (cc.outlier_detection) {
+      auto& d = detectors_[cc.name];
+      if (!d)
+        d = std::make_shared<upstream::OutlierDetector>(main_, store_, cc.name, c->stateRef());
+      d->setState(c->stateRef());  // a version whose update failed may have left another
+      c->setOutlierDetector(d);
+    }
+    next->clusters[cc.name] = std::move(c);
   }
 
   // Route tables from RDS: an unchanged one keeps its compiled object.
@@ -154,6 +165,18 @@ absl::Status Server::applyConfig(const config::ProxyConfig& config) {
     }
   }
 
+  // Outlier detection follows the clusters' hosts; a cluster without it (or gone) unejects.
+  for (auto it = detectors_.begin(); it != detectors_.end();) {
+    auto c = next->clusters.find(it->first);
+    if (c == next->clusters.end() || !c->second->config().outlier_detection) {
+      it->second->stop();
+      it = detectors_.erase(it);
+      continue;
+    }
+    it->second->update(*c->second->config().outlier_detection, c->second->hosts());
+    ++it;
+  }
+
   snapshot_ = next;
   for (size_t w = 0; w < workers_.size(); ++w) {
     Worker* worker = workers_[w].get();
@@ -180,9 +203,65 @@ void Server::addAdminHandler(std::string path, std::string help, bool mutating,
   extra_admin_.push_back({std::move(path), std::move(help), mutating, std::move(handler)});
 }
 
+// Envoy's /clusters text: "cluster::setting::value" lines, then per host
+// "cluster::ip:port::name::value".
+admin::Response Server::clustersPage() {
+  admin::Response r;
+  std::vector<std::string> names;
+  for (const auto& [name, c] : snapshot_->clusters) names.push_back(name);
+  std::sort(names.begin(), names.end());
+  for (const auto& name : names) {
+    const upstream::ClusterSharedPtr& c = snapshot_->clusters.at(name);
+    const upstream::OutlierDetector* od = c->outlierDetector();
+    if (od != nullptr) {
+      append(&r.body, name, "::outlier::success_rate_average::", od->successRateAverage(), "\n");
+      append(&r.body, name,
+             "::outlier::success_rate_ejection_threshold::", od->successRateThreshold(), "\n");
+    }
+    for (bool high : {false, true}) {
+      const auto& t = c->thresholds(high);
+      std::string_view p = high ? "high_priority" : "default_priority";
+      append(&r.body, name, "::", p, "::max_connections::", t.max_connections, "\n");
+      append(&r.body, name, "::", p, "::max_pending_requests::", t.max_pending_requests, "\n");
+      append(&r.body, name, "::", p, "::max_requests::", t.max_requests, "\n");
+      append(&r.body, name, "::", p, "::max_retries::", t.max_retries, "\n");
+    }
+    for (const auto& h : c->hosts()) {
+      std::string prefix = cat(name, "::", h->address().toString(), "::");
+      append(&r.body, prefix, "cx_active::", h->cx_active.load(), "\n");
+      append(&r.body, prefix, "cx_connect_fail::", h->cx_connect_fail.load(), "\n");
+      append(&r.body, prefix, "cx_total::", h->cx_total.load(), "\n");
+      append(&r.body, prefix, "rq_active::", h->rq_active.load(), "\n");
+      append(&r.body, prefix, "rq_error::", h->rq_error.load(), "\n");
+      append(&r.body, prefix, "rq_success::", h->rq_success.load(), "\n");
+      append(&r.body, prefix, "rq_timeout::", h->rq_timeout.load(), "\n");
+      append(&r.body, prefix, "rq_total::", h->rq_total.load(), "\n");
+      uint32_t f = h->flags();
+      std::string flags;
+      auto flag = [&](uint32_t bit, std::string_view text) {
+        if ((f & bit) == 0) return;
+        if (!flags.empty()) flags += "|";
+        flags += text;
+      };
+      flag(upstream::Host::kFailedActiveHealthCheck, "/failed_active_hc");
+      flag(upstream::Host::kFailedOutlierCheck, "/failed_outlier_check");
+      flag(upstream::Host::kPendingActiveHealthCheck, "/pending_active_hc");
+      flag(upstream::Host::kDegradedEds, "/degraded_eds_health");
+      append(&r.body, prefix, "health_flags::", flags.empty() ? "healthy" : flags, "\n");
+      append(&r.body, prefix, "weight::", h->weight(), "\n");
+      append(&r.body, prefix, "priority::", h->priority(), "\n");
+      append(&r.body, prefix, "success_rate::", od != nullptr ? od->successRate(h.get()) : -1.0,
+             "\n");
+    }
+  }
+  return r;
+}
+
 absl::Status Server::startAdmin() {
   if (options_.admin_address) {
     auto router = admin::adminRouter(*this);
+    router->add("/clusters", "upstream clusters and their hosts: health, ejections, counts", false,
+                [this](const admin::Request&) { return clustersPage(); });
     for (auto& h : extra_admin_) router->add(h.path, h.help, h.mutating, h.handler);
     admin_ = std::make_unique<admin::HttpServer>(main_, "admin", router);
     if (auto s = admin_->listen(*options_.admin_address); !s.ok()) return s;
@@ -325,6 +404,8 @@ void Server::stop() {
     if (s != nullptr) s->close([] {});
   }
   if (on_stop_) on_stop_();
+  for (auto& [name, d] : detectors_) d->stop();
+  detectors_.clear();
   main_.shutdown();
 }
 

@@ -64,6 +64,7 @@ class Server : public admin::AdminHooks {
 
  private:
   absl::Status startAdmin();
+  admin::Response clustersPage();
   void onWorkerDrained();
   void stopListeners(bool exit_when_drained);
 
@@ -95,6 +96,8 @@ class Server : public admin::AdminHooks {
   std::vector<ExtraHandler> extra_admin_;
   std::function<bool()> initialized_check_;
   std::function<void()> on_stop_;
+  // Outlier detection per cluster name, across the cluster's versions.
+  std::map<std::string, std::shared_ptr<upstream::OutlierDetector>> detectors_;
 };
 
 }  // namespace remora::server

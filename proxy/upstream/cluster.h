@@ -11,6 +11,7 @@
 #include "proxy/net/address.h"
 #include "proxy/stats/stats.h"
 #include "proxy/upstream/host.h"
+#include "proxy/upstream/outlier_detector.h"
 
 namespace remora::upstream {
 
@@ -86,6 +87,10 @@ class Cluster {
   // The endpoints as hosts (empty for ORIGINAL_DST), in configuration order.
   const HostVector& hosts() const { return hosts_; }
   ClusterState& state() const { return *state_; }
+  std::weak_ptr<ClusterState> stateRef() const { return state_; }
+  // Outlier detection (null when the cluster has none): set before the version is published.
+  OutlierDetector* outlierDetector() const { return detector_.get(); }
+  void setOutlierDetector(std::shared_ptr<OutlierDetector> d) { detector_ = std::move(d); }
   // Health changed (a health check, an ejection): balancers are rebuilt.
   void healthChanged() const { state_->health_generation.fetch_add(1, std::memory_order_acq_rel); }
 
@@ -115,6 +120,7 @@ class Cluster {
   std::shared_ptr<stats::ShardedScope<ClusterStats>> stats_;
   std::shared_ptr<ClusterState> state_;
   HostVector hosts_;
+  std::shared_ptr<OutlierDetector> detector_;
 };
 
 using ClusterSharedPtr = std::shared_ptr<const Cluster>;

@@ -61,6 +61,17 @@ class Host {
   std::atomic<uint64_t> cx_total{0};
   std::atomic<uint64_t> cx_connect_fail{0};
 
+  // Outlier detection, written by workers (OutlierDetector::report), read and reset by the
+  // main thread. Consecutive failures of each kind, and this interval's request counts for
+  // the success-rate and failure-percentage checks (external and local origin).
+  std::atomic<uint32_t> od_consecutive_5xx{0};
+  std::atomic<uint32_t> od_consecutive_gateway{0};
+  std::atomic<uint32_t> od_consecutive_local{0};
+  std::atomic<uint64_t> od_requests{0};
+  std::atomic<uint64_t> od_successes{0};
+  std::atomic<uint64_t> od_local_requests{0};
+  std::atomic<uint64_t> od_local_successes{0};
+
  private:
   const net::Address address_;
   std::atomic<uint32_t> weight_;
