@@ -86,7 +86,7 @@ int main(int argc, char** argv) {
       return 1;
     }
     for (const auto& f : notes.ignored)
-      REMORA_LOG(Info, "bootstrap: ignoring %s (observability only)", f);
+      REMORA_LOG(Info, "bootstrap: ignoring %s (no effect in remora)", f);
     bootstrap = *bc;
     if (bc->admin_address) options->admin_address = bc->admin_address;
     initial = bc->static_config;

@@ -173,7 +173,8 @@ TEST_CASE("xds: a NACK names the resource and the field - the last good configur
   bad.set_type_url(kClusterType);
   bad.set_version_info("v2");
   bad.set_nonce("n4");
-  *bad.add_resources() = any(clusterYaml("backend") + "outlier_detection: {consecutive_5xx: 3}\n");
+  *bad.add_resources() =
+      any(clusterYaml("backend") + "lb_subset_config: {fallback_policy: ANY_ENDPOINT}\n");
   cp.send(bad);
   REQUIRE(cp.waitRequest([](const auto& r) { return r.response_nonce() == "n4"; }));
   auto reqs = cp.requests();
@@ -182,7 +183,7 @@ TEST_CASE("xds: a NACK names the resource and the field - the last good configur
   CHECK(nack.has_error_detail());
   CHECK(nack.version_info() == "v1");
   CHECK(nack.error_detail().message() ==
-        "cluster 'backend'.outlier_detection: not supported by remora");
+        "cluster 'backend'.lb_subset_config: not supported by remora");
   CHECK(whoAnswers(lport) == "backend-a");
   CHECK(proxy.stat("cluster_manager.cds.update_rejected") == 1);
   CHECK(proxy.admin("/config_dump").body.find("not supported by remora") != std::string::npos);
@@ -289,7 +290,7 @@ TEST_CASE("xds: remora --mode validate reports per resource, naming the field", 
       {"@type": "type.googleapis.com/envoy.config.cluster.v3.Cluster", "name": "good", "type": "EDS",
        "edsClusterConfig": {"edsConfig": {"ads": {}}}},
       {"@type": "type.googleapis.com/envoy.config.cluster.v3.Cluster", "name": "bad", "type": "EDS",
-       "edsClusterConfig": {"edsConfig": {"ads": {}}}, "outlierDetection": {"consecutive5xx": 3}}
+       "edsClusterConfig": {"edsConfig": {"ads": {}}}, "lbSubsetConfig": {"fallbackPolicy": "ANY_ENDPOINT"}}
     ]})");
   std::string out;
   int rc = runCommand({testing::buildDir() + "/proxy/remora", "--mode", "validate", "--resources",
@@ -297,9 +298,9 @@ TEST_CASE("xds: remora --mode validate reports per resource, naming the field", 
                       &out);
   CHECK(rc == 1);
   CHECK(out.find("ACCEPT cluster 'good'\n") != std::string::npos);
-  CHECK(out.find(
-            "REJECT cluster 'bad': cluster 'bad'.outlier_detection: not supported by remora\n") !=
-        std::string::npos);
+  CHECK(
+      out.find("REJECT cluster 'bad': cluster 'bad'.lb_subset_config: not supported by remora\n") !=
+      std::string::npos);
   CHECK(out.find("1 accepted, 1 rejected") != std::string::npos);
   // Resources one per YAML document; overlapping filter chains are caught as the server would.
   writeFile(dir + "/resources.yaml",

@@ -137,14 +137,15 @@ TEST_CASE(
   CHECK(dump.find("\"dynamic_route_configs\"") != std::string::npos);
   CHECK(dump.find("from r1 v2") != std::string::npos);
 
-  // A route remora cannot run (retries): NACKed with the field; the last good version stays.
+  // A route remora cannot run (hedging): NACKed with the field; the last good version stays.
   writeFile(dir + "/routes.yaml",
             routeYaml("r1", directRoute("/direct", "from r1 v3") +
                                 "  - match: {prefix: /}\n"
-                                "    route: {cluster: backend, retry_policy: {retry_on: 5xx}}\n"));
+                                "    route: {cluster: backend, hedge_policy: {initial_requests: "
+                                "2}}\n"));
   REQUIRE(testing::waitFor([&] { return proxy.stat("rds.update_rejected") >= 1; }, 10000));
   const std::string field =
-      "route_configuration 'r1'.virtual_hosts[0].routes[1].route.retry_policy: not supported by "
+      "route_configuration 'r1'.virtual_hosts[0].routes[1].route.hedge_policy: not supported by "
       "remora";
   CHECK(proxy.admin("/config_dump").body.find(field) != std::string::npos);
   CHECK(testing::waitFor(
@@ -314,12 +315,12 @@ TEST_CASE(
   // A bad route configuration: NACKed naming the field; the last good one stays.
   routes = {{"r2", routeYaml("r2",
                              "  - match: {prefix: /}\n    route: {cluster: x, "
-                             "retry_policy: {retry_on: 5xx}}\n")}};
+                             "hedge_policy: {initial_requests: 2}}\n")}};
   if (!delta) routes.push_back({"nowhere", routeYaml("nowhere", directRoute("/", "late"))});
   auto nack = cp.waitAnswer(cp.send(kRouteType, routes));
   REQUIRE(nack);
   CHECK(*nack ==
-        "route_configuration 'r2'.virtual_hosts[0].routes[0].route.retry_policy: not supported by "
+        "route_configuration 'r2'.virtual_hosts[0].routes[0].route.hedge_policy: not supported by "
         "remora");
   CHECK(get(app, "/").body == "two");
   CHECK(proxy.stat("rds.update_rejected") == 1);

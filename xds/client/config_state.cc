@@ -104,11 +104,10 @@ absl::Status ConfigState::translateOne(ResourceType type, const google::protobuf
       envoy::config::endpoint::v3::ClusterLoadAssignment cla;
       if (!any.UnpackTo(&cla)) return absl::InvalidArgumentError("malformed ClusterLoadAssignment");
       *name = cla.cluster_name();
-      auto eps = translateLoadAssignment(
+      auto la = translateLoadAssignment(
           cla, resourceLabel("cluster_load_assignment", cla.cluster_name()), notes);
-      if (!eps.ok()) return eps.status();
-      endpoints_[cla.cluster_name()] =
-          std::make_shared<const std::vector<config::Endpoint>>(std::move(*eps));
+      if (!la.ok()) return la.status();
+      endpoints_[cla.cluster_name()] = std::make_shared<const LoadAssignment>(std::move(*la));
       absent_.erase(cla.cluster_name());
       return absl::OkStatus();
     }
@@ -325,7 +324,8 @@ config::ProxyConfig ConfigState::assemble() const {
     if (c.type != config::ClusterConfig::Type::Eds) return c;
     auto it = endpoints_.find(c.eds_service_name);
     if (it != endpoints_.end()) {
-      c.endpoints = *it->second;
+      c.endpoints = it->second->endpoints;
+      c.overprovisioning_factor = it->second->overprovisioning_factor;
       return c;
     }
     if (absent_.count(c.eds_service_name) != 0) return c;  // timed out: no endpoints

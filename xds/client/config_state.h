@@ -19,6 +19,7 @@
 #include "proxy/config/config.h"
 #include "xds/common/type_url.h"
 #include "xds/translate/fields.h"
+#include "xds/translate/translate.h"
 
 namespace remora::xds {
 
@@ -94,7 +95,7 @@ class ConfigState {
   std::map<std::string, std::shared_ptr<const config::ClusterConfig>> clusters_;    // CDS
   std::map<std::string, std::shared_ptr<const config::ListenerConfig>> listeners_;  // LDS
   // EDS, by service name.
-  std::map<std::string, std::shared_ptr<const std::vector<config::Endpoint>>> endpoints_;
+  std::map<std::string, std::shared_ptr<const LoadAssignment>> endpoints_;
   std::set<std::string> absent_;                                  // EDS names given up on
   std::map<std::string, config::ClusterConfig> active_clusters_;  // last applied versions
   // RDS, by route configuration name.

@@ -648,7 +648,8 @@ void XdsClient::processNext() {
     onApplied(p, std::move(next), {}, st);
     return;
   }
-  for (const auto& f : notes.ignored) REMORA_LOG(Debug, "xds: ignoring %s (observability only)", f);
+  for (const auto& f : notes.ignored)
+    REMORA_LOG(Debug, "xds: ignoring %s (no effect in remora)", f);
   ignored_fields_ += notes.ignored.size();
   config::ProxyConfig cfg = next.assemble();
   REMORA_LOG(Debug, "xds: %s translated and assembled", shortName(p->type));

@@ -17,7 +17,9 @@ namespace remora::xds {
 
 // What translation noticed but did not fail on.
 struct TranslateNotes {
-  // Field paths set in the input that only affect observability and that remora ignores.
+  // Field paths set in the input that remora ignores because they change nothing it does:
+  // observability only, or settings Envoy itself would not act on here (a load balancer
+  // config for another policy, a skipped load_balancing_policy entry, a runtime key).
   std::vector<std::string> ignored;
 };
 

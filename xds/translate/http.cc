@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <limits>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "envoy/extensions/access_loggers/file/v3/file.pb.h"
@@ -213,6 +214,8 @@ absl::StatusOr<std::string> literalHeaderValue(std::string_view v, const std::st
   return out;
 }
 
+}  // namespace
+
 absl::Status translateHeadersToAdd(const Repeated<HeaderValueOption>& opts, const std::string& path,
                                    std::string_view field, std::vector<config::HeaderToAdd>* out,
                                    TranslateNotes* notes) {
@@ -296,6 +299,8 @@ absl::Status translateHeadersToRemove(const Repeated<std::string>& names, const 
   }
   return absl::OkStatus();
 }
+
+namespace {
 
 // Route, VirtualHost, RouteConfiguration and ClusterWeight carry the same four fields.
 template <typename Msg>
@@ -506,6 +511,218 @@ absl::StatusOr<config::RouteMatchConfig> translateRouteMatch(const RouteMatch& m
   return out;
 }
 
+// --- Retries and hashing ---
+
+struct RetryOnName {
+  std::string_view name;
+  uint32_t bit;
+};
+using RetryOn = config::RetryPolicyConfig;
+// Envoy's x-envoy-retry-on and x-envoy-retry-grpc-on conditions that remora implements
+// (retriable-headers needs retriable_headers, which is not implemented).
+constexpr RetryOnName kRetryOn[] = {
+    {"5xx", RetryOn::k5xx},
+    {"gateway-error", RetryOn::kGatewayError},
+    {"reset", RetryOn::kReset},
+    {"reset-before-request", RetryOn::kResetBeforeRequest},
+    {"connect-failure", RetryOn::kConnectFailure},
+    {"retriable-4xx", RetryOn::kRetriable4xx},
+    {"refused-stream", RetryOn::kRefusedStream},
+    {"retriable-status-codes", RetryOn::kRetriableStatusCodes},
+    {"envoy-ratelimited", RetryOn::kEnvoyRateLimited},
+    {"http3-post-connect-failure", RetryOn::kHttp3PostConnectFailure},
+    {"cancelled", RetryOn::kGrpcCancelled},
+    {"deadline-exceeded", RetryOn::kGrpcDeadlineExceeded},
+    {"internal", RetryOn::kGrpcInternal},
+    {"resource-exhausted", RetryOn::kGrpcResourceExhausted},
+    {"unavailable", RetryOn::kGrpcUnavailable},
+};
+constexpr std::string_view kPreviousHosts = "envoy.retry_host_predicates.previous_hosts";
+constexpr std::string_view kPreviousHostsType =
+    "envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate";
+
+std::string_view trimSpaces(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// A per-try timeout of 0 is none (Envoy's reading).
+absl::StatusOr<std::optional<config::Duration>> optionalTimeout(const google::protobuf::Duration& d,
+                                                                const std::string& path) {
+  auto v = duration(d, path);
+  if (!v.ok()) return v.status();
+  if (v->count() == 0) return std::optional<config::Duration>();
+  return std::optional<config::Duration>(*v);
+}
+
+absl::StatusOr<config::RetryPolicyConfig> translateRetryPolicy(
+    const envoy::config::route::v3::RetryPolicy& r, const std::string& path,
+    TranslateNotes* notes) {
+  // retry_priority, retry_options_predicates, retriable_headers, retriable_request_headers and
+  // rate_limited_retry_back_off are not implemented.
+  if (auto s = checkFields(r, path,
+                           {"retry_on", "num_retries", "per_try_timeout", "per_try_idle_timeout",
+                            "retry_host_predicate", "host_selection_retry_max_attempts",
+                            "retriable_status_codes", "retry_back_off"},
+                           {}, notes);
+      !s.ok()) {
+    return s;
+  }
+  config::RetryPolicyConfig out;
+  std::string opath = fieldPath(path, "retry_on");
+  for (std::string_view part : split(r.retry_on(), ',')) {
+    std::string_view name = trimSpaces(part);
+    if (name.empty()) continue;
+    const RetryOnName* found = nullptr;
+    for (const auto& k : kRetryOn) {
+      if (k.name == name) found = &k;
+    }
+    if (found == nullptr) {
+      return error(opath, cat("'", name, "' is not a retry condition remora implements"));
+    }
+    // Without HTTP/3 upstreams it never applies.
+    if (found->bit == RetryOn::kHttp3PostConnectFailure && notes != nullptr)
+      notes->ignored.push_back(cat(opath, " (", name, ")"));
+    out.retry_on |= found->bit;
+  }
+  if (r.has_num_retries()) out.num_retries = r.num_retries().value();
+  if (r.has_per_try_timeout()) {
+    auto d = optionalTimeout(r.per_try_timeout(), fieldPath(path, "per_try_timeout"));
+    if (!d.ok()) return d.status();
+    out.per_try_timeout = *d;
+  }
+  if (r.has_per_try_idle_timeout()) {
+    auto d = optionalTimeout(r.per_try_idle_timeout(), fieldPath(path, "per_try_idle_timeout"));
+    if (!d.ok()) return d.status();
+    out.per_try_idle_timeout = *d;
+  }
+  if (r.has_retry_back_off()) {
+    const auto& b = r.retry_back_off();
+    std::string bpath = fieldPath(path, "retry_back_off");
+    if (auto s = checkFields(b, bpath, {"base_interval", "max_interval"}, {}, notes); !s.ok())
+      return s;
+    std::string basepath = fieldPath(bpath, "base_interval");
+    if (!b.has_base_interval()) return error(basepath, "is required");
+    auto base = duration(b.base_interval(), basepath);
+    if (!base.ok()) return base.status();
+    if (b.base_interval().seconds() == 0 && b.base_interval().nanos() == 0)
+      return error(basepath, "must be positive");
+    out.base_interval = std::max(*base, config::Duration(1));  // Envoy rounds up to 1 ms
+    out.max_interval = out.base_interval * 10;
+    if (b.has_max_interval()) {
+      std::string maxpath = fieldPath(bpath, "max_interval");
+      auto max = duration(b.max_interval(), maxpath);
+      if (!max.ok()) return max.status();
+      if (b.max_interval().seconds() == 0 && b.max_interval().nanos() == 0)
+        return error(maxpath, "must be positive");
+      if (*max < out.base_interval) {
+        return error(maxpath, cat(max->count(), "ms is less than base_interval (",
+                                  out.base_interval.count(), "ms)"));
+      }
+      out.max_interval = *max;
+    }
+  }
+  for (uint32_t code : r.retriable_status_codes()) out.retriable_status_codes.push_back(code);
+  for (int i = 0; i < r.retry_host_predicate_size(); ++i) {
+    const auto& p = r.retry_host_predicate(i);
+    std::string ppath = indexPath(path, "retry_host_predicate", static_cast<size_t>(i));
+    if (auto s = checkFields(p, ppath, {"name", "typed_config"}, {}, notes); !s.ok()) return s;
+    // Envoy identifies an extension by its config's type, else by name. PreviousHostsPredicate
+    // has no fields.
+    bool previous_hosts = false;
+    if (p.has_typed_config()) {
+      std::string_view url = p.typed_config().type_url();
+      previous_hosts =
+          url.substr(url.rfind('/') + 1) == kPreviousHostsType && p.typed_config().value().empty();
+    } else {
+      previous_hosts = p.name() == kPreviousHosts;
+    }
+    if (!previous_hosts) {
+      std::string what = p.has_typed_config() ? describeAny(p.typed_config()) : p.name();
+      return error(ppath, cat("'", what, "' is not supported by remora (", kPreviousHosts,
+                              " with an empty config is)"));
+    }
+    out.previous_hosts_predicate = true;
+  }
+  // int64 without presence: 0 is unset, which Envoy documents as retrying once.
+  int64_t attempts = r.host_selection_retry_max_attempts();
+  if (attempts < 0) {
+    return error(fieldPath(path, "host_selection_retry_max_attempts"),
+                 cat(attempts, " is negative"));
+  }
+  if (attempts > 0) {
+    out.host_selection_retry_max_attempts =
+        static_cast<uint32_t>(std::min<int64_t>(attempts, std::numeric_limits<uint32_t>::max()));
+  }
+  return out;
+}
+
+// One hash_policy entry; nullopt when it never produces a hash (connection_properties without
+// source_ip, as Envoy reads it).
+absl::StatusOr<std::optional<config::HashPolicyConfig>> translateHashPolicy(
+    const RouteAction::HashPolicy& h, const std::string& path, TranslateNotes* notes) {
+  using H = RouteAction::HashPolicy;
+  // filter_state is not implemented.
+  if (auto s = checkFields(
+          h, path, {"header", "cookie", "connection_properties", "query_parameter", "terminal"}, {},
+          notes);
+      !s.ok()) {
+    return s;
+  }
+  config::HashPolicyConfig out;
+  out.terminal = h.terminal();
+  switch (h.policy_specifier_case()) {
+    case H::kHeader: {
+      std::string p = fieldPath(path, "header");
+      // regex_rewrite (hashing a rewritten value) is not implemented.
+      if (auto s = checkFields(h.header(), p, {"header_name"}, {}, notes); !s.ok()) return s;
+      if (auto s = checkHeaderName(h.header().header_name(), fieldPath(p, "header_name"));
+          !s.ok()) {
+        return s;
+      }
+      out.kind = config::HashPolicyConfig::Kind::Header;
+      out.name = lower(h.header().header_name());
+      break;
+    }
+    case H::kCookie: {
+      const auto& c = h.cookie();
+      std::string p = fieldPath(path, "cookie");
+      // With a ttl Envoy generates the cookie when it is missing: not implemented. Without one,
+      // path and attributes (the generated cookie's) change nothing.
+      if (c.has_ttl()) {
+        return error(fieldPath(p, "ttl"),
+                     "generating the cookie (a ttl) is not supported by remora");
+      }
+      if (auto s = checkFields(c, p, {"name"}, {"path", "attributes"}, notes); !s.ok()) return s;
+      if (c.name().empty()) return error(fieldPath(p, "name"), "must not be empty");
+      out.kind = config::HashPolicyConfig::Kind::Cookie;
+      out.name = c.name();
+      break;
+    }
+    case H::kConnectionProperties: {
+      std::string p = fieldPath(path, "connection_properties");
+      if (auto s = checkFields(h.connection_properties(), p, {"source_ip"}, {}, notes); !s.ok())
+        return s;
+      if (!h.connection_properties().source_ip()) return std::optional<config::HashPolicyConfig>();
+      out.kind = config::HashPolicyConfig::Kind::SourceIp;
+      break;
+    }
+    case H::kQueryParameter: {
+      std::string p = fieldPath(path, "query_parameter");
+      if (auto s = checkFields(h.query_parameter(), p, {"name"}, {}, notes); !s.ok()) return s;
+      if (h.query_parameter().name().empty())
+        return error(fieldPath(p, "name"), "must not be empty");
+      out.kind = config::HashPolicyConfig::Kind::QueryParameter;
+      out.name = h.query_parameter().name();
+      break;
+    }
+    default:
+      return error(path, "needs one of header, cookie, connection_properties or query_parameter");
+  }
+  return std::optional<config::HashPolicyConfig>(std::move(out));
+}
+
 // --- Route actions ---
 
 absl::Status translateWeightedClusters(const WeightedCluster& w, const std::string& path,
@@ -547,15 +764,15 @@ absl::Status translateWeightedClusters(const WeightedCluster& w, const std::stri
 absl::StatusOr<config::RouteActionConfig> translateRouteAction(const RouteAction& a,
                                                                const std::string& path,
                                                                TranslateNotes* notes) {
-  // Everything else (retry_policy, hash_policy, request_mirror_policies, rate_limits, cors,
-  // hedge_policy, max_stream_duration, upgrade_configs, metadata_match, priority HIGH,
+  // Everything else (request_mirror_policies, rate_limits, cors, hedge_policy,
+  // retry_policy_typed_config, max_stream_duration, upgrade_configs, metadata_match,
   // cluster_not_found_response_code other than 503, append_x_forwarded_host ...) is refused.
-  if (auto s =
-          checkFields(a, path,
-                      {"cluster", "cluster_header", "weighted_clusters", "prefix_rewrite",
-                       "regex_rewrite", "host_rewrite_literal", "auto_host_rewrite",
-                       "host_rewrite_header", "host_rewrite_path_regex", "timeout", "idle_timeout"},
-                      {}, notes);
+  if (auto s = checkFields(a, path,
+                           {"cluster", "cluster_header", "weighted_clusters", "prefix_rewrite",
+                            "regex_rewrite", "host_rewrite_literal", "auto_host_rewrite",
+                            "host_rewrite_header", "host_rewrite_path_regex", "timeout",
+                            "idle_timeout", "retry_policy", "hash_policy", "priority"},
+                           {}, notes);
       !s.ok()) {
     return s;
   }
@@ -631,6 +848,26 @@ absl::StatusOr<config::RouteActionConfig> translateRouteAction(const RouteAction
     auto d = duration(a.idle_timeout(), fieldPath(path, "idle_timeout"));
     if (!d.ok()) return d.status();
     out.idle_timeout = *d;  // 0 disables the stream idle timeout for this route
+  }
+  if (a.has_retry_policy()) {
+    auto r = translateRetryPolicy(a.retry_policy(), fieldPath(path, "retry_policy"), notes);
+    if (!r.ok()) return r.status();
+    out.retry_policy = *r;
+  }
+  for (int i = 0; i < a.hash_policy_size(); ++i) {
+    auto h = translateHashPolicy(a.hash_policy(i),
+                                 indexPath(path, "hash_policy", static_cast<size_t>(i)), notes);
+    if (!h.ok()) return h.status();
+    if (*h) out.hash_policy.push_back(**h);
+  }
+  switch (a.priority()) {
+    case envoy::config::core::v3::DEFAULT:
+      break;
+    case envoy::config::core::v3::HIGH:
+      out.high_priority = true;
+      break;
+    default:
+      return error(fieldPath(path, "priority"), "unknown value");
   }
   return out;
 }
@@ -734,13 +971,24 @@ absl::StatusOr<config::DirectResponseConfig> translateDirectResponse(
   return out;
 }
 
+// What a virtual host gives the route actions under it.
+struct VirtualHostDefaults {
+  std::optional<config::RetryPolicyConfig> retry_policy;   // for routes without their own
+  std::optional<uint32_t> per_request_buffer_limit_bytes;  // likewise
+  bool include_request_attempt_count = false;
+  bool include_attempt_count_in_response = false;
+};
+
 absl::StatusOr<config::RouteConfigEntry> translateRoute(const Route& r, const std::string& path,
-                                                        uint32_t max_body, TranslateNotes* notes) {
+                                                        uint32_t max_body,
+                                                        const VirtualHostDefaults& vh,
+                                                        TranslateNotes* notes) {
   // decorator and tracing only shape spans; stat_prefix only names stats; metadata is opaque.
   if (auto s = checkFields(
           r, path,
           {"name", "match", "route", "redirect", "direct_response", "request_headers_to_add",
-           "request_headers_to_remove", "response_headers_to_add", "response_headers_to_remove"},
+           "request_headers_to_remove", "response_headers_to_add", "response_headers_to_remove",
+           "per_request_buffer_limit_bytes"},
           {"metadata", "decorator", "tracing", "stat_prefix"}, notes);
       !s.ok()) {
     return s;
@@ -757,6 +1005,15 @@ absl::StatusOr<config::RouteConfigEntry> translateRoute(const Route& r, const st
       if (!a.ok()) return a.status();
       out.kind = config::RouteConfigEntry::Kind::Route;
       out.route = *a;
+      // The route's own retry policy and buffer limit win over the virtual host's.
+      if (!out.route.retry_policy) out.route.retry_policy = vh.retry_policy;
+      if (r.has_per_request_buffer_limit_bytes()) {
+        out.route.retry_buffer_limit = r.per_request_buffer_limit_bytes().value();
+      } else if (vh.per_request_buffer_limit_bytes) {
+        out.route.retry_buffer_limit = *vh.per_request_buffer_limit_bytes;
+      }
+      out.route.include_request_attempt_count = vh.include_request_attempt_count;
+      out.route.include_attempt_count_in_response = vh.include_attempt_count_in_response;
       break;
     }
     case Route::kRedirect: {
@@ -788,15 +1045,28 @@ absl::StatusOr<config::VirtualHostConfig> translateVirtualHost(const VirtualHost
                                                                uint32_t max_body,
                                                                TranslateNotes* notes) {
   // virtual_clusters only name request stats. require_tls other than NONE, rate_limits, cors,
-  // retry and hedge policies, mirrors, attempt-count headers, buffer limits are refused.
+  // retry_policy_typed_config, hedge_policy, include_is_timeout_retry_header and mirrors are
+  // refused.
   if (auto s = checkFields(
           v, path,
           {"name", "domains", "routes", "request_headers_to_add", "request_headers_to_remove",
-           "response_headers_to_add", "response_headers_to_remove"},
+           "response_headers_to_add", "response_headers_to_remove", "retry_policy",
+           "include_request_attempt_count", "include_attempt_count_in_response",
+           "per_request_buffer_limit_bytes"},
           {"virtual_clusters", "metadata"}, notes);
       !s.ok()) {
     return s;
   }
+  VirtualHostDefaults vh;
+  if (v.has_retry_policy()) {
+    auto rp = translateRetryPolicy(v.retry_policy(), fieldPath(path, "retry_policy"), notes);
+    if (!rp.ok()) return rp.status();
+    vh.retry_policy = *rp;
+  }
+  if (v.has_per_request_buffer_limit_bytes())
+    vh.per_request_buffer_limit_bytes = v.per_request_buffer_limit_bytes().value();
+  vh.include_request_attempt_count = v.include_request_attempt_count();
+  vh.include_attempt_count_in_response = v.include_attempt_count_in_response();
   config::VirtualHostConfig out;
   if (v.name().empty()) return error(fieldPath(path, "name"), "must not be empty");
   out.name = v.name();
@@ -808,7 +1078,7 @@ absl::StatusOr<config::VirtualHostConfig> translateVirtualHost(const VirtualHost
   }
   for (int i = 0; i < v.routes_size(); ++i) {
     auto r = translateRoute(v.routes(i), indexPath(path, "routes", static_cast<size_t>(i)),
-                            max_body, notes);
+                            max_body, vh, notes);
     if (!r.ok()) return r.status();
     out.routes.push_back(std::move(*r));
   }

@@ -5,8 +5,11 @@
 #pragma once
 
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
+#include "envoy/config/core/v3/base.pb.h"
 #include "envoy/config/route/v3/route.pb.h"
 #include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h"
 #include "proxy/config/http_config.h"
@@ -25,5 +28,16 @@ absl::StatusOr<config::HttpConnectionManagerConfig> translateHttpConnectionManag
 absl::StatusOr<config::RouteTableConfig> translateRouteConfiguration(
     const envoy::config::route::v3::RouteConfiguration& rc, const std::string& path,
     TranslateNotes* notes);
+
+// Envoy's HeaderValueOption lists and header names to remove, with Envoy's rules (no
+// %VARIABLE% substitutions, no pseudo-headers or host); `field` is named in messages under
+// `path`. Shared by routes and HTTP health checks.
+absl::Status translateHeadersToAdd(
+    const google::protobuf::RepeatedPtrField<envoy::config::core::v3::HeaderValueOption>& opts,
+    const std::string& path, std::string_view field, std::vector<config::HeaderToAdd>* out,
+    TranslateNotes* notes);
+absl::Status translateHeadersToRemove(const google::protobuf::RepeatedPtrField<std::string>& names,
+                                      const std::string& path, std::string_view field,
+                                      std::vector<std::string>* out);
 
 }  // namespace remora::xds

@@ -3,6 +3,7 @@
 // and anything else is an error naming the field path (the resource is NACKed).
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -16,14 +17,23 @@
 
 namespace remora::xds {
 
-// A cluster; for EDS clusters `endpoints` stays empty (they come from a
-// ClusterLoadAssignment named by eds_service_name, or the cluster's name).
+// A cluster; for EDS clusters `endpoints` stays empty and overprovisioning_factor at its
+// default (both come from a ClusterLoadAssignment named by eds_service_name, or the cluster's
+// name).
 absl::StatusOr<config::ClusterConfig> translateCluster(
     const envoy::config::cluster::v3::Cluster& cluster, TranslateNotes* notes);
 
-// The endpoints of a ClusterLoadAssignment that take traffic: HEALTHY or UNKNOWN ones (the
-// DEGRADED ones when no other is left). `path` prefixes error messages.
-absl::StatusOr<std::vector<config::Endpoint>> translateLoadAssignment(
+// What a ClusterLoadAssignment gives its cluster.
+struct LoadAssignment {
+  // The endpoints that may take traffic: HEALTHY, UNKNOWN and DEGRADED ones (flagged), with
+  // their locality's priority. UNHEALTHY, DRAINING and TIMEOUT ones are left out.
+  std::vector<config::Endpoint> endpoints;
+  uint32_t overprovisioning_factor = 140;  // policy.overprovisioning_factor, percent
+  bool operator==(const LoadAssignment&) const = default;
+};
+
+// `path` prefixes error messages.
+absl::StatusOr<LoadAssignment> translateLoadAssignment(
     const envoy::config::endpoint::v3::ClusterLoadAssignment& cla, const std::string& path,
     TranslateNotes* notes);
 

@@ -88,7 +88,7 @@ std::string ValidationReport::text() const {
       ++bad;
       append(&out, "REJECT ", l.resource, ": ", l.message, "\n");
     }
-    for (const auto& f : l.ignored) append(&out, "       ignored (observability only): ", f, "\n");
+    for (const auto& f : l.ignored) append(&out, "       ignored (no effect in remora): ", f, "\n");
   }
   append(&out, lines.size() - bad, " accepted, ", bad, " rejected\n");
   return out;

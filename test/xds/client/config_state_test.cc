@@ -228,10 +228,10 @@ TEST_CASE("RDS: a route configuration remora cannot run is rejected naming the f
   applyAndCommit(s);
   ConfigState next = s;  // the client stages on a copy
   auto st = sotw(next, ResourceType::RouteConfiguration, "v2",
-                 {routeConfig("r1", "backend", ", retry_policy: {retry_on: 5xx}")});
+                 {routeConfig("r1", "backend", ", hedge_policy: {initial_requests: 2}")});
   REQUIRE_FALSE(st.ok());
   CHECK(std::string(st.message()) ==
-        "route_configuration 'r1'.virtual_hosts[0].routes[0].route.retry_policy: not supported by "
+        "route_configuration 'r1'.virtual_hosts[0].routes[0].route.hedge_policy: not supported by "
         "remora");
   CHECK(s.resources(ResourceType::RouteConfiguration).at("r1")->version == "v1");
 
@@ -324,6 +324,44 @@ static_resources:
   INFO(json);
   CHECK(json.find("\"static_route_configs\"") != std::string::npos);
   CHECK(json.find("\"name\": \"local_route\"") != std::string::npos);
+}
+
+TEST_CASE(
+    "EDS: the assignment's overprovisioning factor, priorities and degraded hosts reach "
+    "the cluster",
+    "[xds][eds]") {
+  ConfigState s;
+  REQUIRE(
+      sotw(s, ResourceType::Cluster, "c1",
+           {"'@type': type.googleapis.com/envoy.config.cluster.v3.Cluster\nname: backend\ntype: "
+            "EDS\neds_cluster_config: {eds_config: {ads: {}}, service_name: backend-eds}\n"})
+          .ok());
+  const std::string cla =
+      "'@type': type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment\n"
+      "cluster_name: backend-eds\n";
+  const std::string endpoints =
+      "endpoints:\n"
+      "- lb_endpoints:\n"
+      "  - {endpoint: {address: {socket_address: {address: 192.0.2.1, port_value: 80}}}, "
+      "health_status: DEGRADED}\n"
+      "- priority: 1\n"
+      "  lb_endpoints:\n"
+      "  - {endpoint: {address: {socket_address: {address: 192.0.2.2, port_value: 80}}}}\n";
+  REQUIRE(sotw(s, ResourceType::ClusterLoadAssignment, "e1",
+               {cla + "policy: {overprovisioning_factor: 100}\n" + endpoints})
+              .ok());
+  config::ProxyConfig cfg = applyAndCommit(s);
+  REQUIRE(cfg.clusters.size() == 1);
+  CHECK(cfg.clusters[0].overprovisioning_factor == 100);
+  REQUIRE(cfg.clusters[0].endpoints.size() == 2);
+  CHECK(cfg.clusters[0].endpoints[0].degraded);
+  CHECK(cfg.clusters[0].endpoints[0].priority == 0);
+  CHECK(cfg.clusters[0].endpoints[1].priority == 1);
+  // A new assignment without a policy: Envoy's default again.
+  REQUIRE(sotw(s, ResourceType::ClusterLoadAssignment, "e2", {cla + endpoints}).ok());
+  cfg = applyAndCommit(s);
+  REQUIRE(cfg.clusters.size() == 1);
+  CHECK(cfg.clusters[0].overprovisioning_factor == 140);
 }
 
 }  // namespace

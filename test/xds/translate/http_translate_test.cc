@@ -121,14 +121,14 @@ TEST_CASE("a route feature remora lacks is NACKed with the full field path", "[x
           domains: [b]
           routes:
           - match: {prefix: /}
-            route: {cluster: c, retry_policy: {retry_on: 5xx, num_retries: 2}}
+            route: {cluster: c, hedge_policy: {initial_requests: 2}}
 )",
                                                               kRouter))),
                              nullptr);
   REQUIRE_FALSE(l.ok());
   CHECK(errorOf(l.status()) ==
         cat(kPath,
-            ".route_config.virtual_hosts[1].routes[0].route.retry_policy: not supported by "
+            ".route_config.virtual_hosts[1].routes[0].route.hedge_policy: not supported by "
             "remora"));
 }
 
@@ -553,8 +553,8 @@ TEST_CASE("RouteConfiguration: what Envoy or remora refuses, by field path", "[x
   };
   const std::string r0 = "route_configuration 'rc'.virtual_hosts[0].routes[0]";
   std::vector<Bad> cases = {
-      {one("{match: {prefix: /}, route: {cluster: c, hash_policy: [{header: {header_name: x}}]}}"),
-       r0 + ".route.hash_policy: not supported by remora"},
+      {one("{match: {prefix: /}, route: {cluster: c, hash_policy: [{filter_state: {key: x}}]}}"),
+       r0 + ".route.hash_policy[0].filter_state: not supported by remora"},
       {one("{match: {prefix: /}, route: {cluster: c, request_mirror_policies: [{cluster: m}]}}"),
        r0 + ".route.request_mirror_policies: not supported by remora"},
       {one("{match: {prefix: /}, route: {cluster: c, max_stream_duration: {max_stream_duration: "
@@ -622,8 +622,10 @@ TEST_CASE("RouteConfiguration: what Envoy or remora refuses, by field path", "[x
        r0 + ".filter_action: not supported by remora"},
       {"name: rc\nvirtual_hosts:\n- {name: v, domains: ['*'], require_tls: ALL}\n",
        "route_configuration 'rc'.virtual_hosts[0].require_tls: not supported by remora"},
-      {"name: rc\nvirtual_hosts:\n- {name: v, domains: ['*'], retry_policy: {num_retries: 1}}\n",
-       "route_configuration 'rc'.virtual_hosts[0].retry_policy: not supported by remora"},
+      {"name: rc\nvirtual_hosts:\n- {name: v, domains: ['*'], retry_policy: {retry_priority: "
+       "{name: p}}}\n",
+       "route_configuration 'rc'.virtual_hosts[0].retry_policy.retry_priority: not supported by "
+       "remora"},
       {"name: rc\nvhds: {config_source: {ads: {}}}\n",
        "route_configuration 'rc'.vhds: not supported by remora"},
       {"name: rc\nvirtual_hosts:\n- {name: a, domains: [Foo.com]}\n- {name: b, domains: "

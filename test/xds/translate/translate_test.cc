@@ -191,10 +191,8 @@ filter_chains:
                   "'envoy.filters.listener.tls_inspector'") != std::string::npos);
 }
 
-TEST_CASE(
-    "Istio's passthrough clusters: unlimited breakers accepted, protocol options translated or "
-    "NACKed",
-    "[xds][translate]") {
+TEST_CASE("Istio's passthrough clusters: breakers accepted, protocol options translated or NACKed",
+          "[xds][translate]") {
   TranslateNotes notes;
   auto ok = translateCluster(parse<Cluster>(R"(
 name: PassthroughCluster
@@ -285,11 +283,11 @@ eds_cluster_config: {eds_config: {ads: {}, resource_api_version: V3}}
 circuit_breakers: {thresholds: [{max_connections: 100, max_pending_requests: 4294967295, max_requests: 4294967295, max_retries: 4294967295}]}
 )"),
                                   nullptr);
-  REQUIRE_FALSE(limited.ok());
-  CHECK(errorOf(limited.status()) ==
-        "cluster 'reviews'.circuit_breakers.thresholds[0].max_connections: 100: circuit breaking "
-        "is not "
-        "implemented yet (only effectively unlimited thresholds, >= 2^30, are accepted)");
+  // Real limits are enforced now: translated as given.
+  INFO(limited.status().ToString());
+  REQUIRE(limited.ok());
+  CHECK(limited->circuit_breakers.default_priority.max_connections == 100);
+  CHECK(limited->circuit_breakers.default_priority.max_pending_requests == 4294967295u);
 }
 
 TEST_CASE("resilience and security fields are NACKed, naming the field", "[xds][translate]") {
@@ -299,18 +297,19 @@ TEST_CASE("resilience and security fields are NACKed, naming the field", "[xds][
   };
   for (const Case& c : std::vector<Case>{
            {"name: a\ntype: EDS\neds_cluster_config: {eds_config: {ads: {}}}\noutlier_detection: "
-            "{consecutive_5xx: 5}",
-            "cluster 'a'.outlier_detection: not supported by remora"},
-           {"name: a\ntype: EDS\neds_cluster_config: {eds_config: {ads: {}}}\nlb_policy: "
-            "LEAST_REQUEST",
-            "cluster 'a'.lb_policy: LEAST_REQUEST is not implemented yet"},
+            "{consecutive_5xx: 5, monitors: [{name: m}]}",
+            "cluster 'a'.outlier_detection.monitors: not supported by remora"},
+           {"name: a\ntype: EDS\neds_cluster_config: {eds_config: {ads: {}}}\nlb_subset_config: "
+            "{fallback_policy: ANY_ENDPOINT}",
+            "cluster 'a'.lb_subset_config: not supported by remora"},
            {"name: a\ntype: STRICT_DNS\nload_assignment: {cluster_name: a}",
             "cluster 'a'.type: STRICT_DNS is not supported (STATIC, EDS and ORIGINAL_DST are)"},
            {"name: a\ntype: EDS\neds_cluster_config: {eds_config: {path: /etc/eds.yaml}}",
             "cluster 'a'.eds_cluster_config.eds_config.path: not supported by remora"},
            {"name: a\ntype: EDS\neds_cluster_config: {eds_config: {ads: {}}}\nhealth_checks: "
-            "[{timeout: 1s, interval: 1s, tcp_health_check: {}}]",
-            "cluster 'a'.health_checks: not supported by remora"},
+            "[{timeout: 1s, interval: 1s, unhealthy_threshold: 2, healthy_threshold: 1, "
+            "grpc_health_check: {}}]",
+            "cluster 'a'.health_checks[0].grpc_health_check: not supported by remora"},
            {"name: a\ntype: EDS\neds_cluster_config: {eds_config: {ads: {}}}\ntransport_socket: "
             "{name: envoy.transport_sockets.tls}",
             "cluster 'a'.transport_socket: 'envoy.transport_sockets.tls' is not supported (only "
@@ -356,9 +355,10 @@ endpoints:
     metadata: {filter_metadata: {istio: {workload: reviews-v1}}}
 )");
   TranslateNotes notes;
-  auto eps = translateLoadAssignment(cla, "cla 'reviews'", &notes);
-  INFO(eps.status().ToString());
-  REQUIRE(eps.ok());
+  auto la = translateLoadAssignment(cla, "cla 'reviews'", &notes);
+  INFO(la.status().ToString());
+  REQUIRE(la.ok());
+  const auto* eps = &la->endpoints;
   REQUIRE(eps->size() == 2);
   CHECK((*eps)[0].address.toString() == "192.0.2.10:9080");
   CHECK((*eps)[0].weight == 3);
@@ -370,7 +370,7 @@ endpoints:
   auto r = translateLoadAssignment(prio, "cla 'x'", nullptr);
   REQUIRE_FALSE(r.ok());
   CHECK(errorOf(r.status()) ==
-        "cla 'x'.endpoints[0].priority: 1: priorities other than 0 are not implemented yet");
+        "cla 'x'.endpoints[0].priority: 1: priorities must run from 0 without gaps (0 is missing)");
   auto dns = parse<ClusterLoadAssignment>(
       "cluster_name: x\nendpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: "
       "{address: reviews.default.svc, port_value: 9080}}}}]}]");
