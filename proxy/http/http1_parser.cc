@@ -223,6 +223,9 @@ int Http1Parser::onHeadersComplete(llhttp_t* p) {
   if (p->http_major != 1) return s->fail(505, "http1.unsupported_version");
   s->minor_ = p->http_minor;
   s->upgrade_ = p->upgrade != 0;
+  // Known from the head (Connection, the version): an answer given before the body (a local
+  // reply) must already close the connection when the client asked for that.
+  s->keep_alive_ = llhttp_should_keep_alive(p) != 0 && p->upgrade == 0;
   bool chunked = (p->flags & F_CHUNKED) != 0;
   bool has_length = (p->flags & F_CONTENT_LENGTH) != 0;
   bool end_stream = false;

@@ -154,6 +154,19 @@ TEST_CASE("http: curl through remora: routes, rewrites, headers and Envoy's loca
   CHECK(r.out.find(cat("location: http://127.0.0.1:", f.port, "/new?y=1")) != std::string::npos);
   r = curl({"-i", "-H", "Host: elsewhere.example", f.url("/hello")});
   CHECK(r.out.starts_with("HTTP/1.1 404"));
+  {
+    // A local reply given from the request head closes a "Connection: close" connection (it
+    // stayed open before: the keep-alive decision waited for the end of the message).
+    int fd = testing::connectTcp("127.0.0.1", f.port, 2000);
+    REQUIRE(fd >= 0);
+    testing::sendAll(fd,
+                     "GET /hello HTTP/1.1\r\nHost: elsewhere.example\r\nConnection: close\r\n\r\n");
+    std::string resp;
+    CHECK(testing::readToEnd(fd, &resp, 3000) == testing::ReadEnd::Eof);
+    close(fd);
+    CHECK(resp.starts_with("HTTP/1.1 404"));
+    CHECK(resp.find("connection: close") != std::string::npos);
+  }
   r = curl({"-i", f.url("/nocluster")});
   CHECK(r.out.starts_with("HTTP/1.1 503"));
   r = curl({"-i", f.url("/dead")});
@@ -168,7 +181,7 @@ TEST_CASE("http: curl through remora: routes, rewrites, headers and Envoy's loca
   CHECK(log.find("\"abc-123\"") != std::string::npos);
   CHECK(f.proxy->stat("http.ingress.downstream_rq_2xx") >= 4);
   CHECK(f.proxy->stat("http.ingress.downstream_rq_5xx") == 2);
-  CHECK(f.proxy->stat("http.ingress.no_route") == 1);
+  CHECK(f.proxy->stat("http.ingress.no_route") == 2);  // curl and the raw request
   // Keep-alive: both requests on one downstream connection, and the upstream connection reused.
   int64_t cx_before = f.proxy->stat("cluster.backend.upstream_cx_total");
   r = curl({"-v", f.url("/a"), f.url("/b")});

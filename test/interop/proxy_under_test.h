@@ -59,13 +59,15 @@ class ProxyUnderTest {
                                   "debug"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     proc_ = std::make_unique<Process>(argv, dir_ + "/remora.log");
-    REQUIRE(testing::waitFor([&] {
+    bool up = testing::waitFor([&] {
       std::ifstream in(dir_ + "/admin");
       std::string a;
       if (!(in >> a)) return false;
       admin_port_ = static_cast<uint16_t>(std::stoi(a.substr(a.rfind(':') + 1)));
       return true;
-    }));
+    });
+    INFO("remora did not start; its log:\n" << proc_->log());
+    REQUIRE(up);
   }
   HttpResult admin(const std::string& path, const std::string& method = "GET") {
     return hostHttp(admin_port_, method, path);

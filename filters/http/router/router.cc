@@ -36,6 +36,9 @@ uint64_t randomValue() {
   return rng();
 }
 
+// endAttempt(): the attempt was given up by the proxy (nothing to hold against the host).
+constexpr uint32_t kNoReport = 0xffffffffu;
+
 // How an attempt ended without a usable response.
 enum class Failure { ConnectFailure, Reset, RefusedStream, PerTryTimeout };
 
@@ -171,7 +174,7 @@ class Router : public http::HttpFilter,
     handle_ = 0;
     if (done_) {
       client.resetStream();
-      endAttempt(false);
+      endAttempt(kNoReport);
       return;
     }
     client_ = &client;
@@ -214,16 +217,16 @@ class Router : public http::HttpFilter,
     waiting_ = false;
     handle_ = 0;
     if (done_) {
-      endAttempt(false);
+      endAttempt(kNoReport);
       return;
     }
     switch (reason) {
       case upstream::PoolFailure::Overflow:
-        endAttempt(false);
+        endAttempt(kNoReport);
         overflow();
         return;
       case upstream::PoolFailure::NoHealthyHost:
-        endAttempt(false);
+        endAttempt(kNoReport);
         finishLocal(503, "no healthy upstream", ResponseFlag::NoHealthyUpstream,
                     "no_healthy_upstream");
         return;
@@ -265,7 +268,7 @@ class Router : public http::HttpFilter,
   void onResponseComplete(http::HeaderMap&& trailers) override {
     client_ = nullptr;  // the connection goes back to its pool
     stats_->upstream_rq_completed.inc();
-    endAttempt(status_ < 500);
+    endAttempt(status_);
     timer_.disable();
     if (response_ended_) return;
     response_ended_ = true;
@@ -279,7 +282,7 @@ class Router : public http::HttpFilter,
   void onUpstreamReset(bool before_response, std::string_view detail, bool refused) override {
     client_ = nullptr;
     if (done_) {
-      endAttempt(false);
+      endAttempt(kNoReport);
       return;
     }
     REMORA_LOG(Debug, "upstream reset: %s", detail);
@@ -288,7 +291,7 @@ class Router : public http::HttpFilter,
       attemptFailed(refused ? Failure::RefusedStream : Failure::Reset, detail);
       return;
     }
-    endAttempt(false);
+    endAttempt(0);
     done_ = true;
     timer_.disable();
     callbacks_->resetStream(ResponseFlag::UpstreamConnectionTermination,
@@ -340,15 +343,22 @@ class Router : public http::HttpFilter,
     if (handle_ == 0) waiting_ = false;  // answered already
   }
 
-  // The attempt is over (its response is complete, or it failed): its counts go.
-  void endAttempt(bool success) {
+  // The attempt is over: its counts go, and its outcome goes to outlier detection. `outcome`:
+  // the response status, 0 for a local-origin failure (connect, reset, per-try timeout), or
+  // kNoReport when the proxy gave up on its own.
+  void endAttempt(uint32_t outcome) {
     per_try_timer_.disable();
     if (!in_flight_) return;
     in_flight_ = false;
     cluster_->resources(high_).requests.fetch_sub(1, std::memory_order_relaxed);
     host_->rq_active.fetch_sub(1, std::memory_order_relaxed);
     stats_->upstream_rq_active.sub();
-    (success ? host_->rq_success : host_->rq_error).fetch_add(1, std::memory_order_relaxed);
+    bool success = outcome != 0 && outcome < 500;
+    if (outcome != kNoReport) {
+      (success ? host_->rq_success : host_->rq_error).fetch_add(1, std::memory_order_relaxed);
+      if (upstream::OutlierDetector* od = cluster_->outlierDetector(); od != nullptr)
+        od->report(*host_, outcome);
+    }
     // Latency feedback, to the balancer the attempt started with (a rebuilt one never saw it).
     server::Worker& worker = callbacks_->worker();
     if (lb_ != nullptr && worker.currentBalancer(cluster_->name()) == lb_) {
@@ -363,7 +373,7 @@ class Router : public http::HttpFilter,
 
   // An attempt ended without a response: retried when the policy says so, else answered.
   void attemptFailed(Failure failure, std::string_view detail) {
-    endAttempt(false);
+    endAttempt(0);
     if (failure == Failure::PerTryTimeout)
       host_->rq_timeout.fetch_add(1, std::memory_order_relaxed);
     if (mayRetry(retriableFailure(failure))) return;
@@ -439,7 +449,7 @@ class Router : public http::HttpFilter,
     upstream::UpstreamRequest* c = client_;
     client_ = nullptr;
     if (c != nullptr) c->resetStream();
-    endAttempt(s < 500);
+    endAttempt(s);
     scheduleRetry();
     return true;
   }
@@ -623,6 +633,7 @@ class Router : public http::HttpFilter,
     if (done_ || response_ended_) return;
     if (cluster_) stats_->upstream_rq_timeout.inc();
     if (host_) host_->rq_timeout.fetch_add(1, std::memory_order_relaxed);
+    if (in_flight_) endAttempt(504);  // outlier detection counts a timeout as a 504
     if (!response_started_) {
       finishLocal(504, "upstream request timeout", ResponseFlag::UpstreamRequestTimeout,
                   "upstream_response_timeout");
@@ -648,7 +659,7 @@ class Router : public http::HttpFilter,
       c->resetStream();
       if (stats_ != nullptr) stats_->upstream_rq_tx_reset.inc();
     }
-    if (cluster_) endAttempt(false);
+    if (cluster_) endAttempt(kNoReport);
     if (retry_counted_) {
       retry_counted_ = false;
       cluster_->resources(high_).retries.fetch_sub(1, std::memory_order_relaxed);
