@@ -8,6 +8,7 @@ attempts that reached each backend. The reply depends on MODE_FILE, read per req
   half503         every second request is 503, the others 200
   slow MS         200 after MS milliseconds
   slow503 MS      503 after MS milliseconds
+  ratelimited     429 with x-envoy-ratelimited: true
 Paths override the mode: /slow/MS sleeps MS ms then answers 200; /status/N answers N."""
 import http.server, os, sys, threading, time
 
@@ -30,9 +31,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
-    def reply(self, code):
+    def reply(self, code, extra=()):
         body = NAME.encode()
         self.send_response(code)
+        for k, v in extra:
+            self.send_header(k, v)
         self.send_header("content-type", "text/plain")
         self.send_header("content-length", str(len(body)))
         self.send_header("x-backend", NAME)
@@ -65,6 +68,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if m[0] == "slow":
             time.sleep(int(m[1]) / 1000.0)
             return self.reply(200)
+        if m[0] == "ratelimited":
+            return self.reply(429, [("x-envoy-ratelimited", "true")])
         if m[0] == "slow503":
             time.sleep(int(m[1]) / 1000.0)
             return self.reply(503)

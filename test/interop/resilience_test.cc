@@ -409,5 +409,57 @@ TEST_CASE("ring hash and maglev keep a header's key on one host", "[resilience]"
   }
 }
 
+TEST_CASE("per-try timeouts, rate-limited answers and connect failures are retried elsewhere",
+          "[resilience]") {
+  Backend slow("slow"), fast("fast"), limited("limited");
+  slow.setMode("slow 3000");
+  limited.setMode("ratelimited");
+  uint16_t dead = freePort();  // nothing listens there
+  struct Case {
+    std::string name;
+    std::vector<uint16_t> backends;
+    std::string policy;
+    std::string stat;  // a counter that must have moved
+  };
+  std::vector<Case> cases = {
+      {"per_try_timeout",
+       {slow.port(), fast.port()},
+       "retry_on: 5xx\n                    per_try_timeout: 0.2s",
+       "upstream_rq_per_try_timeout"},
+      {"per_try_idle_timeout",
+       {slow.port(), fast.port()},
+       "retry_on: reset\n                    per_try_idle_timeout: 0.2s",
+       "upstream_rq_per_try_timeout"},
+      {"envoy-ratelimited",
+       {limited.port(), fast.port()},
+       "retry_on: envoy-ratelimited",
+       "upstream_rq_retry"},
+      {"reset-before-request",
+       {dead, fast.port()},
+       "retry_on: reset-before-request",
+       "upstream_cx_connect_fail"},
+  };
+  for (const auto& c : cases) {
+    uint16_t port = freePort();
+    ProxyUnderTest proxy(bootstrap(port, c.backends,
+                                   cat(R"(                  retry_policy:
+                    num_retries: 2
+                    retry_host_predicate: [{name: envoy.retry_host_predicates.previous_hosts}]
+                    )",
+                                       c.policy),
+                                   ""));
+    REQUIRE(testing::waitFor([&] { return request(port, "/status/200").status == 200; }));
+    for (int i = 0; i < 6; ++i) {
+      Reply r = request(port, "/");
+      INFO(c.name << ": " << r.status << " " << r.body);
+      CHECK(r.status == 200);
+      CHECK(r.body == "fast");
+      CHECK(r.ms < 2500);  // not after the slow host's 3 s
+    }
+    INFO(c.name);
+    CHECK(proxy.stat("cluster.svc." + c.stat) > 0);
+  }
+}
+
 }  // namespace
 }  // namespace remora::integration

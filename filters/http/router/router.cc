@@ -59,6 +59,7 @@ class Router : public http::HttpFilter,
   explicit Router(event::TimeoutQueues& timeouts)
       : timer_(timeouts, [this] { onTimeout(); }),
         per_try_timer_(timeouts, [this] { onPerTryTimeout(); }),
+        per_try_idle_timer_(timeouts, [this] { onPerTryTimeout(); }),
         backoff_timer_(timeouts, [this] { startAttempt(); }) {}
   ~Router() override { release(); }
 
@@ -187,6 +188,7 @@ class Router : public http::HttpFilter,
     if (policy_ != nullptr && policy_->per_try_timeout) {
       per_try_timer_.enable(static_cast<uint64_t>(policy_->per_try_timeout->count()));
     }
+    armPerTryIdle();
     http::RequestHeaders& headers = callbacks_->requestHeaders();
     if (action_->include_request_attempt_count) {
       headers.headers.set("x-envoy-attempt-count", cat(attempt_count_));
@@ -239,6 +241,7 @@ class Router : public http::HttpFilter,
   // --- UpstreamStreamCallbacks ---
   void onResponseHeaders(http::ResponseHeaders&& headers, bool end_stream) override {
     per_try_timer_.disable();
+    armPerTryIdle();
     countResponse(headers.status);
     status_ = headers.status;
     if (!response_started_ && retryOnResponse(headers, end_stream)) return;
@@ -258,6 +261,7 @@ class Router : public http::HttpFilter,
   }
 
   void onResponseData(std::string_view data) override {
+    armPerTryIdle();
     callbacks_->encodeData(data, false);
     if (client_ != nullptr && !callbacks_->downstreamWritable() && !upstream_read_paused_) {
       upstream_read_paused_ = true;
@@ -348,6 +352,7 @@ class Router : public http::HttpFilter,
   // kNoReport when the proxy gave up on its own.
   void endAttempt(uint32_t outcome) {
     per_try_timer_.disable();
+    per_try_idle_timer_.disable();
     if (!in_flight_) return;
     in_flight_ = false;
     cluster_->resources(high_).requests.fetch_sub(1, std::memory_order_relaxed);
@@ -417,7 +422,9 @@ class Router : public http::HttpFilter,
     }
     switch (failure) {
       case Failure::ConnectFailure:
-        return (on & RetryPolicyConfig::kConnectFailure) != 0;
+        // The request never reached the host: reset-before-request covers it too.
+        return (on &
+                (RetryPolicyConfig::kConnectFailure | RetryPolicyConfig::kResetBeforeRequest)) != 0;
       case Failure::RefusedStream:
         return (on & RetryPolicyConfig::kRefusedStream) != 0;
       case Failure::PerTryTimeout:
@@ -440,6 +447,8 @@ class Router : public http::HttpFilter,
       for (uint32_t c : policy_->retriable_status_codes) want = want || c == s;
     }
     if (const std::string* g = h.headers.get("grpc-status"); g != nullptr && grpcRetriable(on, *g))
+      want = true;
+    if ((on & RetryPolicyConfig::kEnvoyRateLimited) && h.headers.has("x-envoy-ratelimited"))
       want = true;
     // The upstream says it is overloaded: a retry would only add to it (Envoy's rule).
     if (h.headers.has("x-envoy-overloaded")) want = false;
@@ -495,10 +504,27 @@ class Router : public http::HttpFilter,
     backoff_timer_.enable(std::max<uint64_t>(wait, 1));
   }
 
+  // per_try_idle_timeout: no response byte for that long during an attempt.
+  void armPerTryIdle() {
+    if (policy_ != nullptr && policy_->per_try_idle_timeout && !response_ended_) {
+      per_try_idle_timer_.enable(static_cast<uint64_t>(policy_->per_try_idle_timeout->count()));
+    }
+  }
+
   void onPerTryTimeout() {
     if (done_ || (client_ == nullptr && !waiting_)) return;
     stats_->upstream_rq_per_try_timeout.inc();
-    if (response_started_) return;  // too late to retry; the route timeout still applies
+    if (response_started_) {
+      // Too late to retry: the response is cut off (an idle attempt), or the route timeout
+      // still applies (per_try_timeout only counts until the headers).
+      if (!per_try_idle_timer_.enabled() && policy_->per_try_idle_timeout) {
+        done_ = true;
+        release();
+        callbacks_->resetStream(ResponseFlag::UpstreamRequestTimeout,
+                                "upstream_per_try_idle_timeout");
+      }
+      return;
+    }
     if (waiting_ && pool_ != nullptr && handle_ != 0) pool_->cancel(handle_);
     waiting_ = false;
     handle_ = 0;
@@ -649,6 +675,7 @@ class Router : public http::HttpFilter,
   void release() {
     timer_.disable();
     per_try_timer_.disable();
+    per_try_idle_timer_.disable();
     backoff_timer_.disable();
     if (waiting_ && pool_ != nullptr && handle_ != 0) pool_->cancel(handle_);
     waiting_ = false;
@@ -704,9 +731,10 @@ class Router : public http::HttpFilter,
   uint64_t timeout_ms_ = 0;
   uint64_t sent_ms_ = 0;
   uint64_t attempt_start_ms_ = 0;
-  event::Timeout timer_;          // the route timeout: every attempt, back-offs included
-  event::Timeout per_try_timer_;  // the current attempt's
-  event::Timeout backoff_timer_;  // until the next attempt
+  event::Timeout timer_;               // the route timeout: every attempt, back-offs included
+  event::Timeout per_try_timer_;       // the current attempt's
+  event::Timeout per_try_idle_timer_;  // the current attempt's, re-armed by response bytes
+  event::Timeout backoff_timer_;       // until the next attempt
 };
 
 }  // namespace
