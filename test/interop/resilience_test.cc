@@ -498,5 +498,54 @@ TEST_CASE("least request and peak EWMA send most requests to the fast host", "[r
   }
 }
 
+TEST_CASE("tcp_proxy: connect failures eject a dead host, and the balancer stops picking it",
+          "[resilience]") {
+  NamedBackend alive("alive");
+  uint16_t dead = freePort();
+  uint16_t port = freePort();
+  ProxyUnderTest proxy(
+      cat(R"(admin: {address: {socket_address: {address: 127.0.0.1, port_value: 0}}}
+static_resources:
+  listeners:
+  - name: tcp
+    address: {socket_address: {address: 127.0.0.1, port_value: )",
+          port, R"(}}
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.tcp_proxy
+        typed_config:
+          '@type': type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy
+          stat_prefix: tcp
+          cluster: svc
+  clusters:
+  - name: svc
+    type: STATIC
+    connect_timeout: 1s
+    outlier_detection: {consecutive_5xx: 2, interval: 0.2s, base_ejection_time: 60s, max_ejection_percent: 50}
+    load_assignment:
+      cluster_name: svc
+      endpoints:
+      - lb_endpoints:
+        - endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: )",
+          dead, R"(}}}
+        - endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: )",
+          alive.port(), "}}}\n"));
+  auto greet = [&] {
+    int fd = testing::connectTcp("127.0.0.1", port, 2000);
+    if (fd < 0) return std::string();
+    std::string got;
+    testing::readToEnd(fd, &got, 300);  // the name line, or a reset from the proxy
+    close(fd);
+    return got;
+  };
+  // Round robin: every second connection goes to the dead port until it is ejected.
+  int failed = 0;
+  for (int i = 0; i < 8; ++i) failed += greet() == "alive\n" ? 0 : 1;
+  CHECK(failed >= 2);
+  REQUIRE(testing::waitFor(
+      [&] { return proxy.stat("cluster.svc.outlier_detection.ejections_active") == 1; }));
+  for (int i = 0; i < 10; ++i) CHECK(greet() == "alive\n");
+}
+
 }  // namespace
 }  // namespace remora::integration

@@ -105,7 +105,11 @@ class TcpProxySession : public server::Session, public Connection::Callbacks {
   // The current attempt failed: try again if attempts remain, else reset the client.
   void connectFailed() {
     cluster_stats_->upstream_cx_connect_fail.inc();
-    if (cx_count_.host()) cx_count_.host()->cx_connect_fail.fetch_add(1, std::memory_order_relaxed);
+    if (cx_count_.host()) {
+      cx_count_.host()->cx_connect_fail.fetch_add(1, std::memory_order_relaxed);
+      // A local-origin failure for outlier detection (consecutive ones eject the host).
+      if (auto* od = cluster_->outlierDetector()) od->report(*cx_count_.host(), 0);
+    }
     if (attempts_ < factory_->config().max_connect_attempts && !finishing_) {
       Connection* failed = up_;
       up_ = nullptr;
@@ -131,6 +135,9 @@ class TcpProxySession : public server::Session, public Connection::Callbacks {
       return;
     }
     connected_ = true;
+    // Envoy's "connect success, final" ends a streak of connect failures.
+    if (auto* od = cluster_->outlierDetector(); od != nullptr && cx_count_.host())
+      od->report(*cx_count_.host(), 200);
     last_activity_ = worker_.loop().now();
     if (!initial_.empty()) {
       stats_.downstream_cx_rx_bytes_total.inc(initial_.size());
