@@ -75,6 +75,11 @@ absl::Status Server::applyConfig(const config::ProxyConfig& config) {
       d->setState(c->stateRef());  // a version whose update failed may have left another
       c->setOutlierDetector(d);
     }
+    if (!cc.health_checks.empty()) {
+      auto& h = health_checkers_[cc.name];
+      if (!h) h = std::make_shared<upstream::HealthChecker>(main_, store_, cc.name, c->stateRef());
+      h->setState(c->stateRef());
+    }
     next->clusters[cc.name] = std::move(c);
   }
 
@@ -174,6 +179,28 @@ absl::Status Server::applyConfig(const config::ProxyConfig& config) {
       continue;
     }
     it->second->update(*c->second->config().outlier_detection, c->second->hosts());
+    ++it;
+  }
+  // Health checking likewise; a cluster without health checks (or gone) stops it. A passing
+  // check unejects an ejected host unless outlier detection says otherwise.
+  for (auto it = health_checkers_.begin(); it != health_checkers_.end();) {
+    auto c = next->clusters.find(it->first);
+    if (c == next->clusters.end() || c->second->config().health_checks.empty()) {
+      it->second->stop();
+      it = health_checkers_.erase(it);
+      continue;
+    }
+    const auto& od = c->second->config().outlier_detection;
+    auto d = detectors_.find(it->first);
+    if (od && od->successful_active_health_check_uneject_host && d != detectors_.end()) {
+      std::weak_ptr<upstream::OutlierDetector> weak = d->second;
+      it->second->setOnSuccess([weak](const upstream::Host* host) {
+        if (auto detector = weak.lock()) detector->uneject(host);
+      });
+    } else {
+      it->second->setOnSuccess(nullptr);
+    }
+    it->second->update(c->second->config().health_checks, c->second->hosts());
     ++it;
   }
 
@@ -406,6 +433,8 @@ void Server::stop() {
   if (on_stop_) on_stop_();
   for (auto& [name, d] : detectors_) d->stop();
   detectors_.clear();
+  for (auto& [name, h] : health_checkers_) h->stop();
+  health_checkers_.clear();
   main_.shutdown();
 }
 

@@ -20,6 +20,7 @@
 #include "proxy/server/worker.h"
 #include "proxy/stats/stats.h"
 #include "proxy/upstream/cluster.h"
+#include "proxy/upstream/health_checker.h"
 
 namespace remora::server {
 
@@ -98,6 +99,8 @@ class Server : public admin::AdminHooks {
   std::function<void()> on_stop_;
   // Outlier detection per cluster name, across the cluster's versions.
   std::map<std::string, std::shared_ptr<upstream::OutlierDetector>> detectors_;
+  // Active health checking per cluster name, across the cluster's versions.
+  std::map<std::string, std::shared_ptr<upstream::HealthChecker>> health_checkers_;
 };
 
 }  // namespace remora::server

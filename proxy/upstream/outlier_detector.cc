@@ -177,6 +177,11 @@ void OutlierDetector::uneject(HostState& h) {
   healthChanged();
 }
 
+void OutlierDetector::uneject(const Host* host) {
+  auto it = hosts_.find(host);
+  if (it != hosts_.end() && it->second.ejected_until != 0) uneject(it->second);
+}
+
 void OutlierDetector::healthChanged() {
   if (auto st = state_.lock()) st->health_generation.fetch_add(1, std::memory_order_acq_rel);
 }

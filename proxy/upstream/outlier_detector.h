@@ -74,6 +74,9 @@ class OutlierDetector : public std::enable_shared_from_this<OutlierDetector> {
   // timeout) — a local-origin failure. `local_success`: the connection to the host worked
   // (only counted when local-origin errors are split).
   void report(Host& host, uint32_t status);
+  // Main thread: an active health check passed (successful_active_health_check_uneject_host):
+  // the host comes back now if it was ejected.
+  void uneject(const Host* host);
 
   // For /clusters: whether the host is ejected, and its last success rate (-1: unknown).
   double successRate(const Host* host) const;

@@ -9,6 +9,7 @@ attempts that reached each backend. The reply depends on MODE_FILE, read per req
   slow MS         200 after MS milliseconds
   slow503 MS      503 after MS milliseconds
   ratelimited     429 with x-envoy-ratelimited: true
+  health503       /health answers 503, every other path 200 (a failing health check)
 Paths override the mode: /slow/MS sleeps MS ms then answers 200; /status/N answers N."""
 import http.server, os, sys, threading, time
 
@@ -59,6 +60,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if parts[0] == "status" and len(parts) > 1:
             return self.reply(int(parts[1]))
         m = mode()
+        if m and m[0] == "health503":
+            return self.reply(503 if parts[0] == "health" else 200)
         if not m or m[0] == "ok":
             return self.reply(200)
         if m[0] == "503":
