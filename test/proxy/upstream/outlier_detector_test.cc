@@ -85,6 +85,23 @@ TEST_CASE("consecutive 5xx eject a host, and it returns after the ejection time"
   CHECK(f.stat("ejections_active") == 0);
 }
 
+TEST_CASE("a passing active health check unejects a host at once", "[outlier]") {
+  auto c = fast();
+  c.consecutive_5xx = 1;
+  c.base_ejection_time = std::chrono::seconds(30);
+  Fixture f(2, c);
+  f.detector->report(*f.hosts[0], 503);
+  f.runUntil([&] { return f.ejected(0); });
+  REQUIRE(f.ejected(0));
+  uint64_t gen = f.state->health_generation.load();
+  f.detector->uneject(f.hosts[1].get());  // not ejected: nothing happens
+  CHECK(f.state->health_generation.load() == gen);
+  f.detector->uneject(f.hosts[0].get());
+  CHECK_FALSE(f.ejected(0));
+  CHECK(f.stat("ejections_active") == 0);
+  CHECK(f.state->health_generation.load() > gen);
+}
+
 TEST_CASE("a success in between starts the count again", "[outlier]") {
   auto c = fast();
   c.consecutive_5xx = 3;
