@@ -148,7 +148,9 @@ class HealthChecker::Session : public net::Connection::Callbacks,
   }
 
   // The check's outcome: the connection closes unless it may carry the next HTTP probe.
-  void finish(bool success, bool network, bool keep_connection = false) {
+  // `immediate`: an HTTP answer with an unexpected status fails the host at once (Envoy:
+  // unhealthy_threshold only applies to timeouts and connection failures).
+  void finish(bool success, bool network, bool keep_connection = false, bool immediate = false) {
     if (!in_check_) return;
     in_check_ = false;
     uv_timer_stop(timer_);
@@ -162,7 +164,7 @@ class HealthChecker::Session : public net::Connection::Callbacks,
       parent_.s_.failure.inc();
       if (network) parent_.s_.network_failure.inc();
     }
-    parent_.onResult(*this, success);  // arms the next check
+    parent_.onResult(*this, success, immediate);  // arms the next check
   }
 
   void dropConnection(net::Connection::CloseMode mode) {
@@ -266,7 +268,7 @@ class HealthChecker::Session : public net::Connection::Callbacks,
       REMORA_LOG(Debug, "health check: %s answered %d", host_->address().toString(), status_);
     }
     bool keep = parser_->keepAlive() && conn_ != nullptr && !conn_->eofReceived();
-    finish(pass, false, keep);
+    finish(pass, false, keep, /*immediate=*/!pass);
   }
 
   HealthChecker& parent_;
@@ -362,7 +364,7 @@ void HealthChecker::update(const std::vector<config::HealthCheckConfig>& checks,
   s_.healthy.set(healthy);
 }
 
-void HealthChecker::onResult(Session& s, bool success) {
+void HealthChecker::onResult(Session& s, bool success, bool immediate) {
   bool changed = false;
   if (success) {
     s.failures_ = 0;
@@ -374,7 +376,8 @@ void HealthChecker::onResult(Session& s, bool success) {
     }
   } else {
     s.successes_ = 0;
-    if (!s.unhealthy_ && ++s.failures_ >= std::max<uint32_t>(s.config().unhealthy_threshold, 1)) {
+    if (!s.unhealthy_ &&
+        (immediate || ++s.failures_ >= std::max<uint32_t>(s.config().unhealthy_threshold, 1))) {
       s.unhealthy_ = true;
       s.failures_ = 0;
       changed = true;

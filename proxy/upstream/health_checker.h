@@ -5,9 +5,10 @@
 //
 // Semantics (Envoy's): a host new to the checker starts kFailedActiveHealthCheck |
 // kPendingActiveHealthCheck; its first result clears pending, and a first success makes it
-// healthy at once. Then `unhealthy_threshold` consecutive failures (a bad status, a reply that
-// does not match, a refused or reset connection, a timeout) make it unhealthy and
-// `healthy_threshold` consecutive successes healthy again. With several health checks, a host
+// healthy at once. An HTTP answer with an unexpected status makes it unhealthy at once; other
+// failures (a TCP reply that does not match, a refused or reset connection, a timeout) need
+// `unhealthy_threshold` in a row. `healthy_threshold` consecutive successes make it
+// healthy again. With several health checks, a host
 // is healthy only while every one of them passes. Intervals: `interval` while healthy,
 // `unhealthy_interval` while not, the edge intervals right after a transition, plus jitter.
 // `no_traffic_interval` is not used: remora does not track whether a cluster has had traffic,
@@ -75,7 +76,7 @@ class HealthChecker {
   };
 
   // A session finished a check.
-  void onResult(Session& session, bool success);
+  void onResult(Session& session, bool success, bool immediate);
   // Recomputes the host's flags from its sessions; moves the generation when they changed.
   void refresh(HostState& h);
   void startSessions(HostState& h);
