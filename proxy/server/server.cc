@@ -170,6 +170,48 @@ absl::Status Server::applyConfig(const config::ProxyConfig& config) {
     }
   }
 
+  // Circuit-breaker gauges per cluster name (Envoy's circuit_breakers.<priority>.*), read from
+  // the version in force when the stats are rendered (on this thread).
+  for (const auto& [name, c] : next->clusters) {
+    if (breaker_stats_.contains(name)) continue;
+    auto scope = std::make_shared<stats::CallbackScope>(
+        cat("cluster.", name, ".circuit_breakers."), "cluster_circuit_breakers",
+        [this, name = name](const stats::StatVisitor& visit) {
+          const upstream::ClusterSharedPtr* cl = snapshot_->cluster(name);
+          if (cl == nullptr) return;
+          for (bool high : {false, true}) {
+            const auto& t = (*cl)->thresholds(high);
+            const auto& r = (*cl)->resources(high);
+            std::string_view p = high ? "high." : "default.";
+            uint64_t cx = r.connections.load(), pending = r.pending.load(), rq = r.requests.load(),
+                     retries = r.retries.load();
+            auto gauge = [&](std::string_view stat, uint64_t v, std::string_view help) {
+              std::string full = cat(p, stat);
+              visit({full, stats::Kind::Gauge, help, static_cast<int64_t>(v)});
+            };
+            gauge("cx_open", cx >= t.max_connections, "1 when max_connections is reached");
+            gauge("rq_pending_open", pending >= t.max_pending_requests,
+                  "1 when max_pending_requests is reached");
+            gauge("rq_open", rq >= t.max_requests, "1 when max_requests is reached");
+            gauge("rq_retry_open", !(*cl)->canRetry(high), "1 when no retry may start");
+            if (t.track_remaining) {
+              auto left = [](uint64_t max, uint64_t used) { return used >= max ? 0 : max - used; };
+              gauge("remaining_cx", left(t.max_connections, cx), "Connections left");
+              gauge("remaining_pending", left(t.max_pending_requests, pending),
+                    "Pending requests left");
+              gauge("remaining_rq", left(t.max_requests, rq), "Requests left");
+              gauge("remaining_retries", left(t.max_retries, retries), "Retries left");
+            }
+          }
+        },
+        std::vector<std::pair<std::string, std::string>>{{"envoy_cluster_name", name}});
+    store_.add(scope);
+    breaker_stats_[name] = scope;
+  }
+  for (auto it = breaker_stats_.begin(); it != breaker_stats_.end();) {
+    it = next->clusters.contains(it->first) ? std::next(it) : breaker_stats_.erase(it);
+  }
+
   // Outlier detection follows the clusters' hosts; a cluster without it (or gone) unejects.
   for (auto it = detectors_.begin(); it != detectors_.end();) {
     auto c = next->clusters.find(it->first);

@@ -97,6 +97,8 @@ class Server : public admin::AdminHooks {
   std::vector<ExtraHandler> extra_admin_;
   std::function<bool()> initialized_check_;
   std::function<void()> on_stop_;
+  // Circuit-breaker gauges per cluster name.
+  std::map<std::string, std::shared_ptr<stats::Scope>> breaker_stats_;
   // Outlier detection per cluster name, across the cluster's versions.
   std::map<std::string, std::shared_ptr<upstream::OutlierDetector>> detectors_;
   // Active health checking per cluster name, across the cluster's versions.

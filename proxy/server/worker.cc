@@ -102,7 +102,8 @@ void Worker::applySnapshot(SnapshotSharedPtr snapshot, SocketChanges changes,
       ++it;
     }
   }
-  std::erase_if(retired_pools_, [](const auto& p) { return p->activeCount() == 0; });
+  std::erase_if(retired_pools_,
+                [](const auto& p) { return p->activeCount() == 0 && p->busyCount() == 0; });
   for (auto it = original_dst_hosts_.begin(); it != original_dst_hosts_.end();) {
     auto c = snapshot->clusters.find(it->first.first);
     bool gone = c == snapshot->clusters.end() ||
@@ -170,7 +171,8 @@ void Worker::sweepOriginalDst() {
     }
     original_dst_hosts_.erase(it++);
   }
-  std::erase_if(retired_pools_, [](const auto& p) { return p->activeCount() == 0; });
+  std::erase_if(retired_pools_,
+                [](const auto& p) { return p->activeCount() == 0 && p->busyCount() == 0; });
   if (!original_dst_hosts_.empty()) sweep_timer_.enable(5000);
 }
 

@@ -135,8 +135,9 @@ class ShardedScope : public Scope {
 class CallbackScope : public Scope {
  public:
   CallbackScope(std::string prefix, std::string prom_family,
-                std::function<void(const StatVisitor&)> fn)
-      : Scope(std::move(prefix), std::move(prom_family), {}), fn_(std::move(fn)) {}
+                std::function<void(const StatVisitor&)> fn,
+                std::vector<std::pair<std::string, std::string>> labels = {})
+      : Scope(std::move(prefix), std::move(prom_family), std::move(labels)), fn_(std::move(fn)) {}
   void visit(const StatVisitor& visitor) const override { fn_(visitor); }
 
  private:

@@ -252,7 +252,7 @@ uint64_t Http1Pool::newStream(Callbacks& callbacks) {
 void Http1Pool::maybeOpen() {
   // One connection per waiting request, within max_connections (a pool without any connection
   // may always open one, as Envoy's do, so that waiting requests cannot starve).
-  while (!draining_ && connecting_ < pending_.size()) {
+  while (connecting_ < pending_.size()) {  // a draining pool still serves who waits
     if (!cluster_->canOpenConnection(high_) && clients_ > 0) {
       stats().upstream_cx_overflow.inc();
       return;
@@ -338,15 +338,15 @@ void Http1Pool::onConnectFailed(Http1Client* client, std::string_view detail) {
 }
 
 void Http1Pool::release(Http1Client* client) {
-  if (draining_) {
-    client->close();
-    return;
-  }
-  if (!pending_.empty()) {
+  if (!pending_.empty()) {  // served even while draining: nobody else will serve it
     Pending p = pending_.front();
     pending_.pop_front();
     pendingRemoved();
     p.callbacks->onPoolReady(*client);
+    return;
+  }
+  if (draining_) {
+    client->close();
     return;
   }
   idle_.pushBack(client);

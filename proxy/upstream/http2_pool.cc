@@ -681,7 +681,8 @@ void Http2Pool::onClosed(H2Connection* conn) {
   // keep their handles).
   size_t waiting = 0;
   for (const auto& p : pending_) waiting += p.conn == nullptr ? 1 : 0;
-  if (waiting == 0 || draining_ || (!conns_.empty() && !cluster_->canOpenConnection(high_))) return;
+  // (A draining pool too: nobody else will serve them.)
+  if (waiting == 0 || (!conns_.empty() && !cluster_->canOpenConnection(high_))) return;
   std::string error;
   H2Connection* fresh = openConnection(&error);
   size_t room = cluster_->config().h2_max_concurrent_streams;

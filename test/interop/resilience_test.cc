@@ -141,7 +141,7 @@ TEST_CASE("circuit breaker max_requests 10: exactly the overflow is answered 503
   uint16_t port = freePort();
   ProxyUnderTest proxy(bootstrap(port, {slow.port()}, "                  timeout: 20s", R"(
     circuit_breakers:
-      thresholds: [{max_requests: 10}])"));
+      thresholds: [{max_requests: 10, track_remaining: true}])"));
   // The check request goes to another path that answers at once.
   REQUIRE(testing::waitFor([&] { return request(port, "/status/200").status == 200; }));
   constexpr int kClients = 50;
@@ -150,7 +150,13 @@ TEST_CASE("circuit breaker max_requests 10: exactly the overflow is answered 503
   for (int i = 0; i < kClients; ++i) {
     clients.emplace_back([&, i] { replies[static_cast<size_t>(i)] = request(port, "/"); });
   }
+  // While the admitted ten are held by the backend, the breaker shows open.
+  CHECK(testing::waitFor([&] { return proxy.stat("cluster.svc.upstream_rq_active") == 10; }));
+  CHECK(proxy.stat("cluster.svc.circuit_breakers.default.rq_open") == 1);
+  CHECK(proxy.stat("cluster.svc.circuit_breakers.default.remaining_rq") == 0);
   for (auto& t : clients) t.join();
+  CHECK(proxy.stat("cluster.svc.circuit_breakers.default.rq_open") == 0);
+  CHECK(proxy.stat("cluster.svc.circuit_breakers.default.remaining_rq") == 10);
   int ok = 0, overflow = 0, other = 0;
   double slowest_overflow = 0;
   for (const auto& r : replies) {

@@ -331,7 +331,6 @@ class Router : public http::HttpFilter,
                   "no_healthy_upstream");
       return;
     }
-    tried_.push_back(host_.get());
     ++attempt_count_;
     // Counted against max_requests from here until the attempt ends.
     in_flight_ = true;
@@ -489,6 +488,8 @@ class Router : public http::HttpFilter,
   }
 
   void scheduleRetry() {
+    // Only a retry needs the hosts tried so far (no allocation on the usual path).
+    if (policy_->previous_hosts_predicate && host_) tried_.push_back(host_.get());
     --retries_left_;
     retried_ = true;
     retry_counted_ = true;
