@@ -432,5 +432,58 @@ static_resources:
   for (int i = 0; i < 10; ++i) CHECK(greet() == "alive\n");
 }
 
+// A POST with a body, on its own connection.
+Reply post(uint16_t port, const std::string& path, const std::string& body) {
+  Reply r;
+  int fd = testing::connectTcp("127.0.0.1", port, 2000);
+  if (fd < 0) return r;
+  testing::sendAll(fd, cat("POST ", path, " HTTP/1.1\r\nHost: svc\r\nConnection: close\r\n",
+                           "Content-Length: ", body.size(), "\r\n\r\n", body));
+  std::string resp;
+  testing::readToEnd(fd, &resp, 20000);
+  close(fd);
+  if (resp.size() > 12) parseInt(std::string_view(resp).substr(9, 3), &r.status);
+  size_t at = resp.find("\r\n\r\n");
+  if (at != std::string::npos) r.body = resp.substr(at + 4);
+  return r;
+}
+
+TEST_CASE(
+    "a body past the retry buffer limit is not retried, and the route timeout covers "
+    "every attempt",
+    "[resilience]") {
+  Backend a("a");
+  a.setMode("503");
+  uint16_t port = freePort();
+  std::string boot = bootstrap(port, {a.port()}, R"(                  timeout: 0.8s
+                  retry_policy:
+                    retry_on: 5xx
+                    num_retries: 2
+                    retry_back_off: {base_interval: 0.002s, max_interval: 0.005s})",
+                               "");
+  size_t at = boot.find("                route:\n");
+  REQUIRE(at != std::string::npos);
+  boot.insert(at, "                per_request_buffer_limit_bytes: 1024\n");
+  ProxyUnderTest proxy(boot);
+  REQUIRE(testing::waitFor([&] { return request(port, "/status/200").status == 200; }));
+  size_t before = a.requests();
+  CHECK(post(port, "/", std::string(100, 'x')).status == 503);
+  CHECK(a.requests() - before == 3);  // kept: retried twice
+  before = a.requests();
+  CHECK(post(port, "/", std::string(4096, 'y')).status == 503);
+  CHECK(a.requests() - before == 1);  // past the limit: not retried
+  // Every attempt takes 300 ms; five retries would take 1.8 s, the route allows 0.8 s.
+  a.setMode("slow503 300");
+  before = a.requests();
+  auto t0 = std::chrono::steady_clock::now();
+  Reply r = request(port, "/");
+  double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  CHECK(r.status == 504);
+  CHECK(r.body == "upstream request timeout");
+  CHECK(ms < 1500);
+  CHECK(a.requests() - before <= 3);
+}
+
 }  // namespace
 }  // namespace remora::integration
