@@ -115,6 +115,27 @@ class Cluster {
   // and at least min_retry_concurrency.
   bool canRetry(bool high) const;
 
+  // The counts one upstream connection to `host` holds (max_connections, the host's), and one
+  // request waiting for a connection (max_pending_requests, the pending stats).
+  void connectionOpened(bool high, Host& host) const {
+    resources(high).connections.fetch_add(1, std::memory_order_relaxed);
+    host.cx_total.fetch_add(1, std::memory_order_relaxed);
+    host.cx_active.fetch_add(1, std::memory_order_relaxed);
+  }
+  void connectionClosed(bool high, Host& host) const {
+    resources(high).connections.fetch_sub(1, std::memory_order_relaxed);
+    host.cx_active.fetch_sub(1, std::memory_order_relaxed);
+  }
+  void pendingAdded(bool high, size_t worker) const {
+    resources(high).pending.fetch_add(1, std::memory_order_relaxed);
+    stats(worker).upstream_rq_pending_total.inc();
+    stats(worker).upstream_rq_pending_active.add();
+  }
+  void pendingRemoved(bool high, size_t worker) const {
+    resources(high).pending.fetch_sub(1, std::memory_order_relaxed);
+    stats(worker).upstream_rq_pending_active.sub();
+  }
+
  private:
   config::ClusterConfig config_;
   std::shared_ptr<stats::ShardedScope<ClusterStats>> stats_;
@@ -138,14 +159,11 @@ class ConnectionCount {
     cluster_ = cluster;
     host_ = std::move(host);
     high_ = high;
-    cluster_->resources(high_).connections.fetch_add(1, std::memory_order_relaxed);
-    host_->cx_total.fetch_add(1, std::memory_order_relaxed);
-    host_->cx_active.fetch_add(1, std::memory_order_relaxed);
+    cluster_->connectionOpened(high_, *host_);
   }
   void release() {
     if (!cluster_) return;
-    cluster_->resources(high_).connections.fetch_sub(1, std::memory_order_relaxed);
-    host_->cx_active.fetch_sub(1, std::memory_order_relaxed);
+    cluster_->connectionClosed(high_, *host_);
     cluster_.reset();
     host_.reset();
   }

@@ -224,7 +224,7 @@ Http1Pool::Http1Pool(event::EventLoop& loop, ClusterSharedPtr cluster, HostShare
 
 Http1Pool::~Http1Pool() {
   // Requests still waiting are the router's to cancel; the counts are released here.
-  for (size_t i = 0; i < pending_.size(); ++i) pendingRemoved();
+  for (size_t i = 0; i < pending_.size(); ++i) cluster_->pendingRemoved(high_, worker_);
 }
 
 uint64_t Http1Pool::newStream(Callbacks& callbacks) {
@@ -240,7 +240,7 @@ uint64_t Http1Pool::newStream(Callbacks& callbacks) {
   }
   uint64_t id = next_id_++;
   pending_.push_back({id, &callbacks});
-  pendingAdded();
+  cluster_->pendingAdded(high_, worker_);
   maybeOpen();
   // Opening may have failed at once, and answered the request already.
   for (const auto& p : pending_) {
@@ -268,9 +268,7 @@ bool Http1Pool::openConnection() {
   ++clients_;
   ++connecting_;
   client->connecting_ = true;
-  cluster_->resources(high_).connections.fetch_add(1, std::memory_order_relaxed);
-  host_->cx_total.fetch_add(1, std::memory_order_relaxed);
-  host_->cx_active.fetch_add(1, std::memory_order_relaxed);
+  cluster_->connectionOpened(high_, *host_);
   stats().upstream_cx_total.inc();
   stats().upstream_cx_active.add();
   auto st = conn->connect(host_->address(), cc.source_address ? &*cc.source_address : nullptr);
@@ -293,22 +291,11 @@ bool Http1Pool::openConnection() {
   return true;
 }
 
-void Http1Pool::pendingAdded() {
-  cluster_->resources(high_).pending.fetch_add(1, std::memory_order_relaxed);
-  stats().upstream_rq_pending_total.inc();
-  stats().upstream_rq_pending_active.add();
-}
-
-void Http1Pool::pendingRemoved() {
-  cluster_->resources(high_).pending.fetch_sub(1, std::memory_order_relaxed);
-  stats().upstream_rq_pending_active.sub();
-}
-
 void Http1Pool::cancel(uint64_t handle) {
   for (auto it = pending_.begin(); it != pending_.end(); ++it) {
     if (it->id == handle) {
       pending_.erase(it);
-      pendingRemoved();
+      cluster_->pendingRemoved(high_, worker_);
       return;
     }
   }
@@ -332,7 +319,7 @@ void Http1Pool::onConnectFailed(Http1Client* client, std::string_view detail) {
   while (pending_.size() > others) {
     Pending p = pending_.front();
     pending_.pop_front();
-    pendingRemoved();
+    cluster_->pendingRemoved(high_, worker_);
     p.callbacks->onPoolFailure(PoolFailure::ConnectionFailure, detail);
   }
 }
@@ -341,7 +328,7 @@ void Http1Pool::release(Http1Client* client) {
   if (!pending_.empty()) {  // served even while draining: nobody else will serve it
     Pending p = pending_.front();
     pending_.pop_front();
-    pendingRemoved();
+    cluster_->pendingRemoved(high_, worker_);
     p.callbacks->onPoolReady(*client);
     return;
   }
@@ -359,8 +346,7 @@ void Http1Pool::onClientClosed(Http1Client* client) {
     --connecting_;
   }
   --clients_;
-  cluster_->resources(high_).connections.fetch_sub(1, std::memory_order_relaxed);
-  host_->cx_active.fetch_sub(1, std::memory_order_relaxed);
+  cluster_->connectionClosed(high_, *host_);
   // The timer handle is inside the client: free the client once the handle has closed.
   uv_close(reinterpret_cast<uv_handle_t*>(&client->connect_timer_),
            [](uv_handle_t* h) { delete static_cast<Http1Client*>(h->data); });

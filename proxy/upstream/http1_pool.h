@@ -118,8 +118,6 @@ class Http1Pool : public ConnPool {
   void onClientClosed(Http1Client* client);
   void maybeOpen();
   bool openConnection();  // false: failed at once (a waiting request was told)
-  void pendingAdded();
-  void pendingRemoved();
 
   event::EventLoop& loop_;
   ClusterSharedPtr cluster_;

@@ -536,24 +536,13 @@ Http2Pool::Http2Pool(event::EventLoop& loop, ClusterSharedPtr cluster, HostShare
       high_(high_priority) {}
 
 Http2Pool::~Http2Pool() {
-  for (size_t i = 0; i < pending_.size(); ++i) pendingRemoved();
+  for (size_t i = 0; i < pending_.size(); ++i) cluster_->pendingRemoved(high_, worker_);
 }
 
 size_t Http2Pool::busyCount() const {
   size_t n = pending_.size();
   for (const auto& c : conns_) n += c->active();
   return n;
-}
-
-void Http2Pool::pendingAdded() {
-  cluster_->resources(high_).pending.fetch_add(1, std::memory_order_relaxed);
-  stats().upstream_rq_pending_total.inc();
-  stats().upstream_rq_pending_active.add();
-}
-
-void Http2Pool::pendingRemoved() {
-  cluster_->resources(high_).pending.fetch_sub(1, std::memory_order_relaxed);
-  stats().upstream_rq_pending_active.sub();
 }
 
 uint64_t Http2Pool::newStream(Callbacks& callbacks) {
@@ -590,7 +579,7 @@ uint64_t Http2Pool::newStream(Callbacks& callbacks) {
   }
   uint64_t id = next_id_++;
   pending_.push_back({id, &callbacks, opening});
-  pendingAdded();
+  cluster_->pendingAdded(high_, worker_);
   return id;
 }
 
@@ -599,9 +588,7 @@ H2Connection* Http2Pool::openConnection(std::string* error) {
   net::Connection* conn = net::Connection::create(loop_, cc.per_connection_buffer_limit_bytes);
   conns_.push_back(std::make_unique<H2Connection>(*this, conn, host_->address()));
   H2Connection* c = conns_.back().get();
-  cluster_->resources(high_).connections.fetch_add(1, std::memory_order_relaxed);
-  host_->cx_total.fetch_add(1, std::memory_order_relaxed);
-  host_->cx_active.fetch_add(1, std::memory_order_relaxed);
+  cluster_->connectionOpened(high_, *host_);
   stats().upstream_cx_total.inc();
   stats().upstream_cx_active.add();
   auto st = conn->connect(host_->address(), cc.source_address ? &*cc.source_address : nullptr);
@@ -620,7 +607,7 @@ void Http2Pool::cancel(uint64_t handle) {
   for (auto it = pending_.begin(); it != pending_.end(); ++it) {
     if (it->id == handle) {
       pending_.erase(it);
-      pendingRemoved();
+      cluster_->pendingRemoved(high_, worker_);
       return;
     }
   }
@@ -637,7 +624,7 @@ void Http2Pool::serve(H2Connection* conn) {
       }
       Callbacks* cb = it->callbacks;
       it = pending_.erase(it);
-      pendingRemoved();
+      cluster_->pendingRemoved(high_, worker_);
       cb->onPoolReady(*conn->newStream());
     }
   }
@@ -655,7 +642,7 @@ void Http2Pool::onConnectFailed(H2Connection* conn, std::string_view detail) {
     if (it->conn == conn) {
       failed.push_back(it->callbacks);
       it = pending_.erase(it);
-      pendingRemoved();
+      cluster_->pendingRemoved(high_, worker_);
     } else {
       ++it;
     }
@@ -665,8 +652,7 @@ void Http2Pool::onConnectFailed(H2Connection* conn, std::string_view detail) {
 }
 
 void Http2Pool::onClosed(H2Connection* conn) {
-  cluster_->resources(high_).connections.fetch_sub(1, std::memory_order_relaxed);
-  host_->cx_active.fetch_sub(1, std::memory_order_relaxed);
+  cluster_->connectionClosed(high_, *host_);
   onConnectFailed(conn, "connection failure (closed)");
   // The connection object is on the call stack (its onClosed): free it on the next turn.
   for (auto it = conns_.begin(); it != conns_.end(); ++it) {
@@ -699,7 +685,7 @@ void Http2Pool::onClosed(H2Connection* conn) {
     } else {
       failed.push_back(it->callbacks);
       it = pending_.erase(it);
-      pendingRemoved();
+      cluster_->pendingRemoved(high_, worker_);
     }
   }
   for (Callbacks* cb : failed) cb->onPoolFailure(PoolFailure::ConnectionFailure, error);

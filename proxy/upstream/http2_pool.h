@@ -48,8 +48,6 @@ class Http2Pool : public ConnPool {
   };
   void serve(H2Connection* conn);
   H2Connection* openConnection(std::string* error);  // null: failed at once (see error)
-  void pendingAdded();
-  void pendingRemoved();
 
   event::EventLoop& loop_;
   ClusterSharedPtr cluster_;
