@@ -63,6 +63,7 @@ class ActiveStream : public FilterCallbacks {
     info_.protocol = std::move(protocol);
     info_.downstream_local = info.original_dst ? *info.original_dst : info.local;
     info_.downstream_remote = info.peer;
+    info_.downstream_tls = info.tls.get();
     filters_.reserve(shared_.filters.size());
     for (const auto& f : shared_.filters) {
       filters_.push_back(f->create(worker));

@@ -12,6 +12,7 @@
 
 #include "proxy/http/headers.h"
 #include "proxy/net/address.h"
+#include "proxy/net/tls_info.h"
 
 namespace remora::server {
 class Worker;
@@ -65,6 +66,9 @@ struct StreamInfo {
   std::optional<net::Address> upstream_host;
   net::Address downstream_local;
   net::Address downstream_remote;
+  // The downstream connection's TLS facts (peer SPIFFE ID, SNI); null when it is plaintext.
+  // Owned by the connection, which outlives its streams.
+  const net::TlsInfo* downstream_tls = nullptr;
   uint64_t bytes_received = 0;  // request body
   uint64_t bytes_sent = 0;      // response body
   uint32_t attempts = 0;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "proxy/net/address.h"
+#include "proxy/net/tls_info.h"
 
 namespace remora::server {
 
@@ -27,6 +28,11 @@ struct ConnectionInfo {
   std::vector<std::string> application_protocols;
   // Bytes a listener filter already read: the session treats them as the first bytes received.
   std::string initial_data;
+  // The server name from a TLS ClientHello (tls_inspector), whether or not remora terminates it.
+  std::string requested_server_name;
+  // Set when remora terminated TLS on this connection: the handshake is done by the time a
+  // filter chain's factory sees the connection, and its bytes are plaintext.
+  net::TlsInfoSharedPtr tls;
 };
 
 class Session {
