@@ -15,6 +15,7 @@
 #include "proxy/common/strings.h"
 #include "proxy/common/uv_status.h"
 #include "proxy/net/socket.h"
+#include "proxy/tls/tls_socket.h"
 
 namespace remora::net {
 namespace {
@@ -35,6 +36,114 @@ Connection::Connection(event::EventLoop& loop, uint32_t buffer_limit)
   tcp_.data = this;
   connect_req_.data = this;
   shutdown_req_.data = this;
+}
+
+Connection::~Connection() = default;
+
+const TlsInfoSharedPtr& Connection::tlsInfo() const {
+  static const TlsInfoSharedPtr kNone;
+  return tls_ != nullptr ? tls_->info() : kNone;
+}
+
+std::string Connection::tlsError() const { return tls_ != nullptr ? tls_->error() : std::string(); }
+
+void Connection::startTls(std::shared_ptr<const tls::TlsContext> context,
+                          std::string_view initial_bytes) {
+  RELEASE_ASSERT(tls_ == nullptr, "TLS started twice");
+  bool server = context->isServer();
+  tls_ = std::make_unique<tls::TlsSocket>(std::move(context), loop_.blocks());
+  if (!server) return;  // the client speaks first, once connected
+  if (!initial_bytes.empty()) tls_->addInput(initial_bytes);
+  updateReading();
+  // The handshake may be complete-able from the initial bytes alone (a ClientHello); run it
+  // once the caller has set its callbacks.
+  tls_resume_ = true;
+  loop_.deferToEndOfIteration(this);
+}
+
+void Connection::runEndOfIteration() {
+  flushStaged();
+  if (tls_resume_) {
+    tls_resume_ = false;
+    processTls();
+  }
+}
+
+void Connection::updateReading() {
+  if (closing_ || eof_) return;
+  bool want = reading_ || (tls_ != nullptr && !tls_->handshakeDone());
+  if (want == uv_reading_) return;
+  if (want) {
+    int rc = uv_read_start(stream(), &Connection::onAlloc, &Connection::onRead);
+    if (rc != 0) {
+      REMORA_LOG(Debug, "[C%d] read start: %s", id_, uv_err_name(rc));
+      return;
+    }
+  } else {
+    uv_read_stop(stream());
+  }
+  uv_reading_ = want;
+}
+
+void Connection::flushTlsOutput() {
+  while (event::Block* b = tls_->takeOutput()) writeRaw(b);
+}
+
+void Connection::tlsHandshakeFinished() {
+  updateReading();  // the user's wish alone decides from now on
+  REMORA_LOG(Debug, "[C%d] TLS %s %s%s", id_, tls_->info()->version, tls_->info()->cipher,
+             tls_->info()->session_reused ? " (resumed)" : "");
+  if (!tls_->context().isServer()) {
+    if (callbacks_ != nullptr) callbacks_->onConnect(*this, 0);
+  } else if (callbacks_ != nullptr) {
+    callbacks_->onHandshakeDone(*this);
+  }
+}
+
+void Connection::processTls() {
+  if (closing_) return;
+  if (!tls_->handshakeDone()) {
+    auto st = tls_->handshake();
+    flushTlsOutput();
+    if (st == tls::TlsSocket::Status::WantMore) return;
+    if (st == tls::TlsSocket::Status::Error) {
+      REMORA_LOG(Debug, "[C%d] TLS handshake failed: %s", id_, tls_->error());
+      failed(UV_EPROTO);
+      return;
+    }
+    tlsHandshakeFinished();
+    if (closing_) return;
+  }
+  while (reading_ && !closing_ && !eof_) {
+    event::Block* plain = loop_.blocks().acquire();
+    plain->start = 0;
+    plain->len = 0;
+    auto st = tls_->read(plain);
+    if (plain->len > 0) {
+      bytes_read_ += plain->len;
+      callbacks_->onData(*this, plain);
+    } else {
+      loop_.blocks().release(plain);
+    }
+    if (closing_) return;
+    if (st == tls::TlsSocket::ReadStatus::Ok) continue;
+    flushTlsOutput();  // session tickets, key updates, alerts
+    if (st == tls::TlsSocket::ReadStatus::WantMore) return;
+    if (st == tls::TlsSocket::ReadStatus::Closed) {
+      // close_notify: the peer's clean end of its stream.
+      eof_ = true;
+      if (uv_reading_) {
+        uv_read_stop(stream());
+        uv_reading_ = false;
+      }
+      reading_ = false;
+      callbacks_->onEof(*this);
+      return;
+    }
+    REMORA_LOG(Debug, "[C%d] TLS read failed: %s", id_, tls_->error());
+    failed(UV_EPROTO);
+    return;
+  }
 }
 
 absl::StatusOr<Connection*> Connection::accept(event::EventLoop& loop, uv_stream_t* server,
@@ -91,21 +200,24 @@ void Connection::onConnectDone(uv_connect_t* req, int status) {
   auto* c = static_cast<Connection*>(req->data);
   if (status == UV_ECANCELED) return;  // closed while connecting; onClosed follows
   if (status == 0) uv_tcp_nodelay(&c->tcp_, 1);
+  if (status == 0 && c->tls_ != nullptr) {
+    c->updateReading();
+    c->processTls();  // the ClientHello; onConnect waits for the handshake
+    return;
+  }
   if (c->callbacks_ != nullptr) c->callbacks_->onConnect(*c, status);
 }
 
 void Connection::readEnable(bool enabled) {
   if (closing_ || eof_ || enabled == reading_) return;
-  if (enabled) {
-    int rc = uv_read_start(stream(), &Connection::onAlloc, &Connection::onRead);
-    if (rc != 0) {
-      REMORA_LOG(Debug, "[C%d] read start: %s", id_, uv_err_name(rc));
-      return;
-    }
-  } else {
-    uv_read_stop(stream());
-  }
   reading_ = enabled;
+  updateReading();
+  if (enabled && tls_ != nullptr && tls_->handshakeDone() && tls_->hasInput()) {
+    // Plaintext held back while reading was off: deliver it from the loop, not from inside
+    // the caller.
+    tls_resume_ = true;
+    loop_.deferToEndOfIteration(this);
+  }
 }
 
 void Connection::onAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
@@ -124,6 +236,11 @@ void Connection::onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf)
   if (nread > 0) {
     b->start = 0;
     b->len = static_cast<uint32_t>(nread);
+    if (c->tls_ != nullptr) {
+      c->tls_->addInput(b);
+      c->processTls();
+      return;
+    }
     c->bytes_read_ += static_cast<uint64_t>(nread);
     c->callbacks_->onData(*c, b);
     return;
@@ -138,11 +255,18 @@ void Connection::onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf)
       c->failed(UV_ECONNRESET);
       return;
     }
-    c->eof_ = true;
-    if (c->reading_) {
-      uv_read_stop(stream);
-      c->reading_ = false;
+    if (c->tls_ != nullptr && !c->tls_->handshakeDone()) {
+      // The peer gave up during the handshake (a plaintext client refused by a STRICT
+      // listener, a scanner): a failed handshake, not a clean end.
+      c->failed(UV_EPROTO);
+      return;
     }
+    c->eof_ = true;
+    if (c->uv_reading_) {
+      uv_read_stop(stream);
+      c->uv_reading_ = false;
+    }
+    c->reading_ = false;
     c->callbacks_->onEof(*c);
     return;
   }
@@ -164,9 +288,16 @@ bool Connection::peerReset() const {
 
 void Connection::failed(int uv_error) {
   if (closing_) return;
-  if (reading_) {
+  if (uv_reading_) {
     uv_read_stop(stream());
-    reading_ = false;
+    uv_reading_ = false;
+  }
+  reading_ = false;
+  if (tls_ != nullptr && !tls_->handshakeDone() && !tls_->context().isServer()) {
+    // An upstream that fails before its handshake is done never connected.
+    if (callbacks_ != nullptr) callbacks_->onConnect(*this, uv_error);
+    if (!closing_) close(CloseMode::Abort);
+    return;
   }
   if (callbacks_ != nullptr) callbacks_->onError(*this, uv_error);
   if (!closing_) close(CloseMode::Abort);
@@ -179,6 +310,22 @@ void Connection::write(event::Block* block) {
     return;
   }
   bytes_written_ += block->len;
+  if (tls_ != nullptr) {
+    // Users write only once connected (outbound) or handed over (inbound), so the
+    // handshake is done here.
+    bool ok = tls_->write(std::string_view(block->begin(), block->len));
+    loop_.blocks().release(block);
+    flushTlsOutput();
+    if (!ok) {
+      REMORA_LOG(Debug, "[C%d] TLS write failed: %s", id_, tls_->error());
+      failed(UV_EPROTO);
+    }
+    return;
+  }
+  writeRaw(block);
+}
+
+void Connection::writeRaw(event::Block* block) {
   if (write_watermark_.bytes() == 0) {
     uv_buf_t buf = uv_buf_init(block->begin(), block->len);
     int n = uv_try_write(stream(), &buf, 1);
@@ -229,7 +376,7 @@ void Connection::flushStaged() {
   if (staged_ == nullptr) return;
   event::Block* b = staged_;
   staged_ = nullptr;
-  loop_.cancelEndOfIteration(this);
+  if (!tls_resume_) loop_.cancelEndOfIteration(this);
   write(b);
 }
 
@@ -254,6 +401,10 @@ void Connection::queuedBytesReleased(size_t n) {
 void Connection::shutdownWrite() {
   if (closing_ || shutdown_requested_) return;
   flushStaged();
+  if (tls_ != nullptr && tls_->handshakeDone()) {
+    tls_->shutdown();  // close_notify before the FIN
+    flushTlsOutput();
+  }
   shutdown_requested_ = true;
   int rc = uv_shutdown(&shutdown_req_, stream(), &Connection::onShutdownDone);
   if (rc != 0) {
@@ -279,15 +430,22 @@ void Connection::onShutdownDone(uv_shutdown_t* req, int status) {
 
 void Connection::close(CloseMode mode) {
   if (uv_is_closing(reinterpret_cast<uv_handle_t*>(&tcp_))) return;
-  if (mode == CloseMode::Flush && !closing_) flushStaged();
+  if (mode == CloseMode::Flush && !closing_) {
+    flushStaged();
+    if (tls_ != nullptr && tls_->handshakeDone() && !shutdown_requested_) {
+      tls_->shutdown();
+      flushTlsOutput();
+    }
+  }
   if (mode == CloseMode::Flush) {
     if (close_after_shutdown_) return;  // already flushing
     if (write_watermark_.bytes() > 0) {
       // Let libuv write the queue and send FIN; the shutdown callback closes.
-      if (reading_) {
+      if (uv_reading_) {
         uv_read_stop(stream());
-        reading_ = false;
+        uv_reading_ = false;
       }
+      reading_ = false;
       if (!shutdown_requested_) {
         shutdown_requested_ = true;
         if (uv_shutdown(&shutdown_req_, stream(), &Connection::onShutdownDone) != 0) {
@@ -306,13 +464,15 @@ void Connection::close(CloseMode mode) {
 void Connection::closeNow(CloseMode mode) {
   if (uv_is_closing(reinterpret_cast<uv_handle_t*>(&tcp_))) return;
   if (staged_ != nullptr) {  // never written: dropped
-    loop_.cancelEndOfIteration(this);
     loop_.blocks().release(staged_);
     staged_ = nullptr;
   }
+  loop_.cancelEndOfIteration(this);
+  tls_resume_ = false;
   closing_ = true;
   close_after_shutdown_ = false;
   reading_ = false;
+  uv_reading_ = false;
   if (mode == CloseMode::Abort) {
     int fd = this->fd();
     if (fd >= 0) setLingerZero(fd);

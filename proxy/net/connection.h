@@ -7,12 +7,19 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <memory>
 #include <string_view>
 
 #include "absl/status/status.h"
 #include "proxy/event/event_loop.h"
 #include "proxy/net/address.h"
+#include "proxy/net/tls_info.h"
 #include "proxy/net/watermark.h"
+
+namespace remora::tls {
+class TlsContext;
+class TlsSocket;
+}  // namespace remora::tls
 
 namespace remora::net {
 
@@ -21,8 +28,12 @@ class Connection : private event::EndOfIteration {
   class Callbacks {
    public:
     virtual ~Callbacks() = default;
-    // Outbound only: status 0 when connected, else the libuv error.
+    // Outbound only: status 0 when connected (and, with TLS, once the handshake is done and
+    // the server verified), else the libuv error (UV_EPROTO: the TLS handshake failed).
     virtual void onConnect(Connection& conn, int status) {}
+    // Inbound TLS: the handshake finished and the peer verified; bytes from now on are
+    // plaintext. A failed handshake is onError(UV_EPROTO).
+    virtual void onHandshakeDone(Connection& conn) {}
     // Bytes arrived; ownership of the block passes to the callee.
     virtual void onData(Connection& conn, event::Block* block) = 0;
     // The peer finished sending (FIN). Reading stops; writing may continue.
@@ -54,6 +65,18 @@ class Connection : private event::EndOfIteration {
   // (port 0 with IP_BIND_ADDRESS_NO_PORT, so the port is chosen per destination).
   absl::Status connect(const Address& to, const Address* source);
 
+  // TLS on this connection. Outbound: call before connect(); the handshake follows the TCP
+  // connect and onConnect waits for it. Inbound: the handshake starts now, with
+  // `initial_bytes` (what a listener filter already read) as the first bytes received;
+  // onHandshakeDone or onError follows. Reading must be enabled for it to progress.
+  void startTls(std::shared_ptr<const tls::TlsContext> context,
+                std::string_view initial_bytes = {});
+  // After the handshake: what it established (null without TLS).
+  const TlsInfoSharedPtr& tlsInfo() const;
+  // Why the TLS handshake or a record failed, for logs.
+  std::string tlsError() const;
+  bool secure() const { return tls_ != nullptr; }
+
   void setCallbacks(Callbacks* callbacks) { callbacks_ = callbacks; }
   uint64_t id() const { return id_; }
   int fd() const;
@@ -83,7 +106,7 @@ class Connection : private event::EndOfIteration {
 
  private:
   Connection(event::EventLoop& loop, uint32_t buffer_limit);
-  ~Connection() = default;
+  ~Connection() override;
 
   static void onAlloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
   static void onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
@@ -93,8 +116,15 @@ class Connection : private event::EndOfIteration {
   static void onCloseDone(uv_handle_t* handle);
 
   void failed(int uv_error);
-  void runEndOfIteration() override { flushStaged(); }
+  void runEndOfIteration() override;
   void flushStaged();
+  void writeRaw(event::Block* block);
+  // TLS: runs the handshake and decrypts what was received, as far as reading allows.
+  void processTls();
+  void flushTlsOutput();
+  void tlsHandshakeFinished();
+  // Starts or stops libuv reading to match what the user and the handshake want.
+  void updateReading();
   bool peerReset() const;
   void closeNow(CloseMode mode);
   void queuedBytesReleased(size_t n);
@@ -110,7 +140,10 @@ class Connection : private event::EndOfIteration {
   uint64_t id_;
   uint64_t bytes_read_ = 0;
   uint64_t bytes_written_ = 0;
-  bool reading_ = false;
+  std::unique_ptr<tls::TlsSocket> tls_;
+  bool reading_ = false;     // what the user asked for
+  bool uv_reading_ = false;  // what libuv is doing
+  bool tls_resume_ = false;  // TLS input is waiting for reading to be enabled again
   bool eof_ = false;
   bool shutdown_requested_ = false;
   bool shutdown_done_ = false;

@@ -1,0 +1,85 @@
+// TLS on listeners (DownstreamTlsContext) and clusters (UpstreamTlsContext), and the Secrets
+// they name (SDS). Certificates and trust bundles are carried as PEM; a context that names a
+// secret gets the secret's content filled in when the configuration is assembled, so two
+// versions of a context compare equal exactly when they would make the same SSL_CTX.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "proxy/config/http_config.h"
+
+namespace remora::config {
+
+// envoy.extensions.transport_sockets.tls.v3.TlsCertificate: a chain and its private key.
+struct TlsCertificate {
+  std::string cert_chain_pem;
+  std::string private_key_pem;
+  bool operator==(const TlsCertificate&) const = default;
+};
+
+// envoy.extensions.transport_sockets.tls.v3.SubjectAltNameMatcher.
+struct SanMatch {
+  enum class Type { Dns, Uri, Email, IpAddress };
+  Type type = Type::Uri;
+  StringMatch matcher;
+  bool operator==(const SanMatch&) const = default;
+};
+
+// envoy.extensions.transport_sockets.tls.v3.CertificateValidationContext.
+struct ValidationContext {
+  std::string trusted_ca_pem;  // the trust bundle: one or more roots
+  // The peer's certificate must carry a SAN that one of these matches (none: any name).
+  std::vector<SanMatch> match_sans;
+  bool operator==(const ValidationContext&) const = default;
+};
+
+enum class TlsVersion { Auto, V1_0, V1_1, V1_2, V1_3 };
+
+// envoy.extensions.transport_sockets.tls.v3.CommonTlsContext.
+struct CommonTlsConfig {
+  TlsVersion min_version = TlsVersion::V1_2;  // TLS 1.2 at least, always
+  TlsVersion max_version = TlsVersion::V1_3;
+  std::vector<std::string> cipher_suites;  // TLS 1.2 suites, OpenSSL names; empty: defaults
+  std::vector<std::string> ecdh_curves;    // empty: X25519, P-256
+  std::vector<std::string> alpn;
+
+  // Inline, or by SDS name (then filled in from the secret when assembled).
+  std::optional<TlsCertificate> certificate;
+  std::string certificate_sds;
+  // Trust and SAN matching: inline, or by SDS name; with combined_validation_context the
+  // secret gives the trust bundle and `validation.match_sans` come from the default context.
+  std::optional<ValidationContext> validation;
+  std::string validation_sds;
+  // Whether the SDS secrets were found when assembled (false: the context warms).
+  bool secrets_ready() const {
+    return (certificate_sds.empty() || certificate.has_value()) &&
+           (validation_sds.empty() ||
+            (validation.has_value() && !validation->trusted_ca_pem.empty()));
+  }
+  bool operator==(const CommonTlsConfig&) const = default;
+};
+
+struct UpstreamTlsConfig {
+  CommonTlsConfig common;
+  std::string sni;
+  bool operator==(const UpstreamTlsConfig&) const = default;
+};
+
+struct DownstreamTlsConfig {
+  CommonTlsConfig common;
+  bool require_client_certificate = false;
+  bool disable_stateless_session_resumption = false;
+  bool operator==(const DownstreamTlsConfig&) const = default;
+};
+
+// envoy.extensions.transport_sockets.tls.v3.Secret.
+struct SecretConfig {
+  std::string name;
+  std::optional<TlsCertificate> tls_certificate;
+  std::optional<ValidationContext> validation_context;
+  bool operator==(const SecretConfig&) const = default;
+};
+
+}  // namespace remora::config
