@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "proxy/config/http_config.h"
+#include "proxy/config/tls_config.h"
 #include "proxy/net/address.h"
 
 namespace remora::config {
@@ -171,6 +172,9 @@ struct ClusterConfig {
   std::optional<OutlierDetectionConfig> outlier_detection;
   std::vector<HealthCheckConfig> health_checks;
 
+  // transport_socket envoy.transport_sockets.tls: TLS (mTLS with a certificate) to the hosts.
+  std::optional<UpstreamTlsConfig> tls;
+
   bool operator==(const ClusterConfig&) const = default;
 };
 
@@ -216,6 +220,9 @@ struct FilterChainConfig {
   std::string name;
   FilterChainMatch match;
   std::vector<NetworkFilterConfig> filters;
+  // transport_socket envoy.transport_sockets.tls: the listener terminates TLS (the handshake
+  // completes, and the peer is verified, before the filters see the connection).
+  std::optional<DownstreamTlsConfig> tls;
   bool operator==(const FilterChainConfig&) const = default;
 };
 
@@ -235,6 +242,10 @@ struct ListenerConfig {
   // timeout the connection goes on without a protocol if continue_on_listener_filters_timeout,
   // else it is closed (Envoy's semantics).
   bool http_inspector = false;
+  // The tls_inspector listener filter: a TLS ClientHello gives the connection transport
+  // protocol "tls", its SNI and its ALPN list for filter chain matching; anything else is
+  // "raw_buffer". Detection only peeks: the bytes go on unchanged.
+  bool tls_inspector = false;
   Duration listener_filters_timeout{std::chrono::seconds(15)};
   bool continue_on_listener_filters_timeout = false;
   // Envoy's per_connection_buffer_limit_bytes: each direction's high watermark.
@@ -248,6 +259,8 @@ struct ProxyConfig {
   std::vector<ListenerConfig> listeners;
   std::vector<ClusterConfig> clusters;
   std::vector<RouteTableConfig> routes;  // from RDS, by name
+  // Secrets (SDS) by name, for reference: contexts already carry their content.
+  std::vector<SecretConfig> secrets;
 };
 
 }  // namespace remora::config

@@ -52,6 +52,10 @@ struct CommonTlsConfig {
   // secret gives the trust bundle and `validation.match_sans` come from the default context.
   std::optional<ValidationContext> validation;
   std::string validation_sds;
+  // The SDS secrets come over ADS (sds_config.ads); otherwise from the local identity
+  // provider or the bootstrap's static secrets.
+  bool certificate_sds_ads = false;
+  bool validation_sds_ads = false;
   // Whether the SDS secrets were found when assembled (false: the context warms).
   bool secrets_ready() const {
     return (certificate_sds.empty() || certificate.has_value()) &&

@@ -3,10 +3,12 @@
 
 #include "proxy/event/timer.h"
 #include "proxy/server/http_inspector.h"
+#include "proxy/server/tls_inspector.h"
 
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 
 #include "proxy/common/log.h"
 #include "proxy/common/strings.h"
@@ -21,6 +23,39 @@ namespace remora::server {
 namespace {
 
 constexpr int kBacklog = 4096;
+
+std::atomic<uint64_t> g_next_lineage{1};
+
+absl::StatusOr<tls::TlsContextSharedPtr> buildTls(const config::FilterChainConfig& chain,
+                                                  const std::string& where) {
+  if (!chain.tls) return tls::TlsContextSharedPtr();
+  if (!chain.tls->common.secrets_ready()) {
+    return absl::UnavailableError(cat(where, ".transport_socket: secret '",
+                                      chain.tls->common.certificate_sds.empty()
+                                          ? chain.tls->common.validation_sds
+                                          : chain.tls->common.certificate_sds,
+                                      "' has not arrived"));
+  }
+  auto ctx = tls::TlsContext::createServer(*chain.tls);
+  if (!ctx.ok()) {
+    return absl::InvalidArgumentError(cat(where, ".transport_socket: ", ctx.status().message()));
+  }
+  return tls::TlsContextSharedPtr(*ctx);
+}
+
+// The listener with every SDS-delivered certificate and trust bundle left out.
+config::ListenerConfig withoutTlsMaterial(config::ListenerConfig c) {
+  auto strip = [](config::FilterChainConfig& fc) {
+    if (!fc.tls) return;
+    auto& common = fc.tls->common;
+    if (!common.certificate_sds.empty()) common.certificate.reset();
+    if (!common.validation_sds.empty() && common.validation)
+      common.validation->trusted_ca_pem.clear();
+  };
+  for (auto& fc : c.filter_chains) strip(fc);
+  if (c.default_filter_chain) strip(*c.default_filter_chain);
+  return c;
+}
 
 std::string listenerStatName(const config::ListenerConfig& config) {
   // Envoy: listener.<ip>_<port>. for an address listener.
@@ -58,7 +93,8 @@ Listener::Listener(config::ListenerConfig config, size_t workers, stats::Store& 
     : config_(std::move(config)),
       stats_(store.shardedScope<ListenerStats>(
           workers, cat("listener.", listenerStatName(config_), "."), "listener",
-          {{"envoy_listener_address", listenerStatName(config_)}})) {}
+          {{"envoy_listener_address", listenerStatName(config_)}})),
+      lineage_(g_next_lineage.fetch_add(1, std::memory_order_relaxed)) {}
 
 absl::StatusOr<std::shared_ptr<Listener>> Listener::create(const config::ListenerConfig& config,
                                                            const NetworkFilterRegistry& registry,
@@ -69,14 +105,21 @@ absl::StatusOr<std::shared_ptr<Listener>> Listener::create(const config::Listene
   if (auto s = checkDistinctMatches(l->matches_); !s.ok()) return s;
   FilterFactoryContext ctx{store, workers, config.per_connection_buffer_limit_bytes};
   for (size_t i = 0; i < config.filter_chains.size(); ++i) {
-    auto f = buildChain(config.filter_chains[i], cat("filter_chains[", i, "]"), registry, ctx);
+    std::string where = cat("filter_chains[", i, "]");
+    auto f = buildChain(config.filter_chains[i], where, registry, ctx);
     if (!f.ok()) return f.status();
     l->chains_.push_back(*f);
+    auto t = buildTls(config.filter_chains[i], where);
+    if (!t.ok()) return t.status();
+    l->chain_tls_.push_back(*t);
   }
   if (config.default_filter_chain) {
     auto f = buildChain(*config.default_filter_chain, "default_filter_chain", registry, ctx);
     if (!f.ok()) return f.status();
     l->default_chain_ = *f;
+    auto t = buildTls(*config.default_filter_chain, "default_filter_chain");
+    if (!t.ok()) return t.status();
+    l->default_tls_ = *t;
   }
   if (l->chains_.empty() && !l->default_chain_) {
     return absl::InvalidArgumentError("no filter_chains and no default_filter_chain");
@@ -84,15 +127,32 @@ absl::StatusOr<std::shared_ptr<Listener>> Listener::create(const config::Listene
   return l;
 }
 
-NetworkFilterFactory* Listener::selectChain(const ConnectionInfo& info) const {
+Listener::Chain Listener::selectChain(const ConnectionInfo& info) const {
   MatchInput in;
   in.destination = info.local;
   in.source = info.peer;
   in.direct_source = info.peer;
+  in.server_name = info.requested_server_name;
+  in.transport_protocol = info.transport_protocol;
   for (const auto& p : info.application_protocols) in.application_protocols.push_back(p);
   int i = selectFilterChain(matches_, in);
-  if (i >= 0) return chains_[static_cast<size_t>(i)].get();
-  return default_chain_.get();
+  Chain out;
+  if (i >= 0) {
+    auto idx = static_cast<size_t>(i);
+    out.factory = chains_[idx].get();
+    if (chain_tls_[idx]) out.tls = &chain_tls_[idx];
+    out.name = &config_.filter_chains[idx].name;
+  } else if (default_chain_) {
+    out.factory = default_chain_.get();
+    if (default_tls_) out.tls = &default_tls_;
+    out.name = &config_.default_filter_chain->name;
+  }
+  return out;
+}
+
+bool Listener::sameButForTlsMaterial(const config::ListenerConfig& a,
+                                     const config::ListenerConfig& b) {
+  return withoutTlsMaterial(a) == withoutTlsMaterial(b);
 }
 
 bool Listener::isProxyAddress(const net::Address& dst) const {
@@ -124,30 +184,110 @@ void ActiveListener::close() {
 
 namespace {
 
-// Matches the connection to a filter chain of its listener and hands it over.
+// Terminates TLS for a chain with a DownstreamTlsContext: the handshake, with the peer's
+// certificate verified, completes before the chain's filters see the connection, so a
+// refused peer never reaches them (nor the application behind them).
+class TlsHandshakeSession : public Session, public net::Connection::Callbacks {
+ public:
+  TlsHandshakeSession(Worker& worker, net::Connection* c, ConnectionInfo info,
+                      NetworkFilterFactory* chain, tls::TlsContextSharedPtr ctx)
+      : worker_(worker),
+        conn_(c),
+        info_(std::move(info)),
+        chain_(chain),
+        ctx_(std::move(ctx)),
+        timer_(worker.loop().uv(), [this] { onTimeout(); }) {}
+
+  void start() {
+    worker_.addSession(this, nullptr);  // the chain's session counts the connection
+    conn_->setCallbacks(this);
+    conn_->startTls(ctx_, info_.initial_data);
+    info_.initial_data.clear();
+    conn_->readEnable(true);
+    uint64_t ms = static_cast<uint64_t>(info_.listener->config().listener_filters_timeout.count());
+    if (ms > 0) timer_.enable(ms);
+  }
+
+  void abort() override { conn_->close(net::Connection::CloseMode::Abort); }
+
+  void onHandshakeDone(net::Connection& c) override {
+    timer_.disable();
+    info_.tls = c.tlsInfo();
+    REMORA_LOG(Debug, "[C%d] TLS from %s: %s", c.id(), info_.peer.toString(),
+               info_.tls->peer_uri_sans.empty() ? std::string("no peer certificate")
+                                                : info_.tls->peer_uri_sans[0]);
+    conn_->setCallbacks(nullptr);
+    conn_->readEnable(false);
+    worker_.removeSession(this);
+    // The chain takes the connection over now; plaintext that came with the last flight is
+    // held by the connection until the chain reads.
+    chain_->onAccept(worker_, conn_, info_);
+    delete this;
+  }
+  void onData(net::Connection&, event::Block* block) override {
+    worker_.loop().blocks().release(block);  // not reached: no plaintext before the handshake
+  }
+  void onEof(net::Connection&) override { conn_->close(net::Connection::CloseMode::Abort); }
+  void onError(net::Connection& c, int) override {
+    info_.listener->stats(worker_.index()).ssl_handshake_error.inc();
+    REMORA_LOG(Debug, "[C%d] TLS handshake from %s refused: %s", c.id(), info_.peer.toString(),
+               c.tlsError());
+    // Flush: the alert that says why goes out before the FIN.
+    conn_->close(net::Connection::CloseMode::Flush);
+  }
+  void onClosed(net::Connection&) override {
+    worker_.removeSession(this);
+    delete this;
+  }
+
+ private:
+  void onTimeout() {
+    info_.listener->stats(worker_.index()).ssl_handshake_timeout.inc();
+    REMORA_LOG(Debug, "[C%d] TLS handshake timed out", conn_->id());
+    conn_->close(net::Connection::CloseMode::Abort);
+  }
+
+  Worker& worker_;
+  net::Connection* conn_;
+  ConnectionInfo info_;
+  NetworkFilterFactory* chain_;
+  tls::TlsContextSharedPtr ctx_;
+  event::Timer timer_;
+};
+
+// Matches the connection to a filter chain of its listener and hands it over (through the
+// TLS handshake first when the chain terminates TLS).
 void dispatchToChain(Worker& worker, net::Connection* c, ConnectionInfo info) {
   const Listener& l = *info.listener;
   ListenerStats& stats = l.stats(worker.index());
-  NetworkFilterFactory* chain = l.selectChain(info);
-  if (chain == nullptr) {
+  Listener::Chain chain = l.selectChain(info);
+  if (chain.factory == nullptr) {
     stats.no_filter_chain_match.inc();
-    REMORA_LOG(Debug, "[C%d] %s -> %s: no filter chain matches on %s", c->id(),
-               info.peer.toString(), info.local.toString(), l.name());
+    REMORA_LOG(Debug, "[C%d] %s -> %s: no filter chain matches on %s (%s%s%s)", c->id(),
+               info.peer.toString(), info.local.toString(), l.name(), info.transport_protocol,
+               info.requested_server_name.empty() ? "" : ", sni ", info.requested_server_name);
     c->close(net::Connection::CloseMode::Abort);
     return;
   }
-  REMORA_LOG(Debug, "[C%d] accepted %s -> %s (original %s) on %s", c->id(), info.peer.toString(),
-             info.local.toString(),
-             info.original_dst ? info.original_dst->toString() : std::string("none"), l.name());
-  chain->onAccept(worker, c, info);
+  REMORA_LOG(Debug, "[C%d] accepted %s -> %s (original %s) on %s, chain '%s'", c->id(),
+             info.peer.toString(), info.local.toString(),
+             info.original_dst ? info.original_dst->toString() : std::string("none"), l.name(),
+             *chain.name);
+  if (chain.tls != nullptr) {
+    auto* hs = new TlsHandshakeSession(worker, c, std::move(info), chain.factory, *chain.tls);
+    hs->start();
+    return;
+  }
+  chain.factory->onAccept(worker, c, info);
 }
 
-// The http_inspector listener filter: reads until the first bytes say HTTP/1.x, HTTP/2 (prior
-// knowledge) or something else, then hands the connection and those bytes, unchanged, to the
-// filter chain the protocol selects.
-class HttpInspectorSession : public Session, public net::Connection::Callbacks {
+// The listener filters that read before a chain is chosen: tls_inspector (a ClientHello's
+// SNI and ALPN) and http_inspector (HTTP/1.x or HTTP/2 prior knowledge). They read until
+// the first bytes say enough, then hand the connection and those bytes, unchanged, to the
+// filter chain they select.
+class InspectorSession : public Session, public net::Connection::Callbacks {
  public:
-  HttpInspectorSession(Worker& worker, net::Connection* c, ConnectionInfo info)
+  InspectorSession(Worker& worker, net::Connection* c, ConnectionInfo info)
       : worker_(worker),
         conn_(c),
         info_(std::move(info)),
@@ -166,6 +306,31 @@ class HttpInspectorSession : public Session, public net::Connection::Callbacks {
   void onData(net::Connection&, event::Block* block) override {
     seen_.append(block->begin(), block->len);
     worker_.loop().blocks().release(block);
+    const auto& cfg = info_.listener->config();
+    if (cfg.tls_inspector) {
+      ClientHelloInfo hello;
+      switch (parseClientHello(seen_, &hello)) {
+        case ClientHelloResult::NeedMore:
+          return;
+        case ClientHelloResult::ClientHello:
+          info_.transport_protocol = "tls";
+          info_.requested_server_name = std::move(hello.server_name);
+          info_.application_protocols = std::move(hello.alpn);
+          handOver({});
+          return;
+        case ClientHelloResult::Invalid:
+          info_.listener->stats(worker_.index()).tls_inspector_client_hello_invalid.inc();
+          REMORA_LOG(Debug, "[C%d] tls_inspector: malformed or oversized ClientHello", conn_->id());
+          conn_->close(net::Connection::CloseMode::Abort);
+          return;
+        case ClientHelloResult::NotTls:
+          break;
+      }
+    }
+    if (!cfg.http_inspector) {
+      handOver({});
+      return;
+    }
     switch (sniffHttp(seen_)) {
       case SniffResult::NeedMore:
         return;
@@ -275,8 +440,8 @@ void ActiveListener::acceptOne() {
   }
   const Listener& l = *info.listener;
   l.stats(w).downstream_cx_total.inc();
-  if (l.config().http_inspector) {
-    auto* inspector = new HttpInspectorSession(worker_, c, std::move(info));
+  if (l.config().http_inspector || l.config().tls_inspector) {
+    auto* inspector = new InspectorSession(worker_, c, std::move(info));
     inspector->start();
     return;
   }

@@ -12,21 +12,26 @@
 #include "proxy/config/config.h"
 #include "proxy/server/network_filter.h"
 #include "proxy/stats/stats.h"
+#include "proxy/tls/context.h"
 
 namespace remora::server {
 
 class Worker;
 
-#define REMORA_LISTENER_STATS(COUNTER, GAUGE)                                           \
-  COUNTER(downstream_cx_total, "Connections accepted")                                  \
-  COUNTER(downstream_cx_destroy, "Connections closed")                                  \
-  GAUGE(downstream_cx_active, "Connections open")                                       \
-  COUNTER(downstream_cx_accept_error, "accept(2) failures")                             \
-  COUNTER(downstream_cx_proxy_loop,                                                     \
-          "Connections refused because their destination is this proxy's own listener") \
-  COUNTER(downstream_cx_handed_off,                                                     \
-          "Connections passed to the listener of their original destination")           \
-  COUNTER(no_filter_chain_match, "Connections closed for want of a filter chain")
+#define REMORA_LISTENER_STATS(COUNTER, GAUGE)                                            \
+  COUNTER(downstream_cx_total, "Connections accepted")                                   \
+  COUNTER(downstream_cx_destroy, "Connections closed")                                   \
+  GAUGE(downstream_cx_active, "Connections open")                                        \
+  COUNTER(downstream_cx_accept_error, "accept(2) failures")                              \
+  COUNTER(downstream_cx_proxy_loop,                                                      \
+          "Connections refused because their destination is this proxy's own listener")  \
+  COUNTER(downstream_cx_handed_off,                                                      \
+          "Connections passed to the listener of their original destination")            \
+  COUNTER(no_filter_chain_match, "Connections closed for want of a filter chain")        \
+  COUNTER(tls_inspector_client_hello_invalid,                                            \
+          "Connections closed because their TLS ClientHello was malformed or too large") \
+  COUNTER(ssl_handshake_error, "TLS handshakes that failed (refused peers included)")    \
+  COUNTER(ssl_handshake_timeout, "TLS handshakes not done within listener_filters_timeout")
 
 REMORA_STATS_STRUCT(ListenerStats, REMORA_LISTENER_STATS);
 
@@ -41,8 +46,20 @@ class Listener {
   const std::string& name() const { return config_.name; }
   ListenerStats& stats(size_t worker) const { return stats_->shard(worker); }
 
-  // The factory of the chain this connection matches (the default chain if none), or null.
-  NetworkFilterFactory* selectChain(const ConnectionInfo& info) const;
+  struct Chain {
+    NetworkFilterFactory* factory = nullptr;        // null: no chain matches
+    const tls::TlsContextSharedPtr* tls = nullptr;  // set when the chain terminates TLS
+    const std::string* name = nullptr;
+  };
+  // The chain this connection matches (the default chain if none).
+  Chain selectChain(const ConnectionInfo& info) const;
+
+  // Versions of a listener that differ only in their TLS certificates or trust bundles (a
+  // rotation) share a lineage: the old version's connections go on, they are not drained.
+  uint64_t lineage() const { return lineage_; }
+  void inheritLineage(const Listener& previous) { lineage_ = previous.lineage_; }
+  static bool sameButForTlsMaterial(const config::ListenerConfig& a,
+                                    const config::ListenerConfig& b);
 
   // Whether a connection to `dst` would come straight back into one of this proxy's own
   // listeners: one of their ports (set by the server) on an address of this namespace.
@@ -55,9 +72,12 @@ class Listener {
   config::ListenerConfig config_;
   std::vector<config::FilterChainMatch> matches_;
   std::vector<NetworkFilterFactorySharedPtr> chains_;
+  std::vector<tls::TlsContextSharedPtr> chain_tls_;  // per chain; null: plaintext
   NetworkFilterFactorySharedPtr default_chain_;
+  tls::TlsContextSharedPtr default_tls_;
   std::shared_ptr<stats::ShardedScope<ListenerStats>> stats_;
   std::vector<uint16_t> own_ports_;
+  uint64_t lineage_;
 };
 
 using ListenerSharedPtr = std::shared_ptr<const Listener>;

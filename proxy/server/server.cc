@@ -68,6 +68,18 @@ absl::Status Server::applyConfig(const config::ProxyConfig& config) {
     }
     auto c =
         std::make_shared<upstream::Cluster>(cc, store_, n, old != nullptr ? old->get() : nullptr);
+    if (cc.tls) {
+      if (!cc.tls->common.secrets_ready()) {
+        return absl::UnavailableError(
+            cat("cluster '", cc.name, "': its TLS secrets have not arrived"));
+      }
+      auto ctx = tls::TlsContext::createClient(*cc.tls);
+      if (!ctx.ok()) {
+        return absl::InvalidArgumentError(
+            cat("cluster '", cc.name, "': transport_socket: ", ctx.status().message()));
+      }
+      c->setTlsContext(*ctx);
+    }
     if (cc.outlier_detection) {
       auto& d = detectors_[cc.name];
       if (!d)
@@ -122,6 +134,10 @@ absl::Status Server::applyConfig(const config::ProxyConfig& config) {
             cat("listener '", lc.name, "': ", built.status().message()));
       }
       (*built)->setOwnPorts(own_ports);
+      if (old != snapshot_->listeners.end() &&
+          Listener::sameButForTlsMaterial(old->second->config(), lc)) {
+        (*built)->inheritLineage(*old->second);  // a certificate rotation: no drain
+      }
       l = *built;
     }
     if (next->by_address.contains(lc.address)) {

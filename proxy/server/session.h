@@ -28,6 +28,9 @@ struct ConnectionInfo {
   std::vector<std::string> application_protocols;
   // Bytes a listener filter already read: the session treats them as the first bytes received.
   std::string initial_data;
+  // What tls_inspector found: "tls" for a ClientHello (with its server name and ALPN list in
+  // requested_server_name and application_protocols), else "raw_buffer".
+  std::string transport_protocol = "raw_buffer";
   // The server name from a TLS ClientHello (tls_inspector), whether or not remora terminates it.
   std::string requested_server_name;
   // Set when remora terminated TLS on this connection: the handshake is done by the time a

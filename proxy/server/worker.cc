@@ -69,12 +69,14 @@ void Worker::applySnapshot(SnapshotSharedPtr snapshot, SocketChanges changes,
     if (l != snapshot->listeners.end()) active->setListener(l->second);
   }
   // Listener versions that the new snapshot does not carry drain.
-  std::set<const Listener*> live;
-  for (const auto& [name, l] : snapshot->listeners) live.insert(l.get());
+  // A version replaced by one of its own lineage (only its certificates changed) does not
+  // drain: its connections keep their TLS sessions and go on.
+  std::set<uint64_t> live;
+  for (const auto& [name, l] : snapshot->listeners) live.insert(l->lineage());
   uint64_t deadline = loop_.now() + static_cast<uint64_t>(drain_time.count());
   std::set<const Listener*> retiring;
   for (const auto& [name, l] : snapshot_->listeners) {
-    if (live.count(l.get()) == 0) {
+    if (live.count(l->lineage()) == 0) {
       retired_.emplace_back(l, deadline);
       retiring.insert(l.get());
     }

@@ -10,6 +10,7 @@
 #include "proxy/config/config.h"
 #include "proxy/net/address.h"
 #include "proxy/stats/stats.h"
+#include "proxy/tls/context.h"
 #include "proxy/upstream/host.h"
 #include "proxy/upstream/outlier_detector.h"
 
@@ -91,6 +92,9 @@ class Cluster {
   // Outlier detection (null when the cluster has none): set before the version is published.
   OutlierDetector* outlierDetector() const { return detector_.get(); }
   void setOutlierDetector(std::shared_ptr<OutlierDetector> d) { detector_ = std::move(d); }
+  // TLS to the hosts (null: plaintext); set before the version is published.
+  const tls::TlsContextSharedPtr& tlsContext() const { return tls_; }
+  void setTlsContext(tls::TlsContextSharedPtr ctx) { tls_ = std::move(ctx); }
   // Health changed (a health check, an ejection): balancers are rebuilt.
   void healthChanged() const { state_->health_generation.fetch_add(1, std::memory_order_acq_rel); }
 
@@ -138,6 +142,7 @@ class Cluster {
 
  private:
   config::ClusterConfig config_;
+  tls::TlsContextSharedPtr tls_;
   std::shared_ptr<stats::ShardedScope<ClusterStats>> stats_;
   std::shared_ptr<ClusterState> state_;
   HostVector hosts_;

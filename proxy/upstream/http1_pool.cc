@@ -264,6 +264,7 @@ void Http1Pool::maybeOpen() {
 bool Http1Pool::openConnection() {
   const config::ClusterConfig& cc = cluster_->config();
   net::Connection* conn = net::Connection::create(loop_, cc.per_connection_buffer_limit_bytes);
+  if (cluster_->tlsContext()) conn->startTls(cluster_->tlsContext());
   auto* client = new Http1Client(*this, conn, host_->address());
   ++clients_;
   ++connecting_;

@@ -586,6 +586,7 @@ uint64_t Http2Pool::newStream(Callbacks& callbacks) {
 H2Connection* Http2Pool::openConnection(std::string* error) {
   const config::ClusterConfig& cc = cluster_->config();
   net::Connection* conn = net::Connection::create(loop_, cc.per_connection_buffer_limit_bytes);
+  if (cluster_->tlsContext()) conn->startTls(cluster_->tlsContext());
   conns_.push_back(std::make_unique<H2Connection>(*this, conn, host_->address()));
   H2Connection* c = conns_.back().get();
   cluster_->connectionOpened(high_, *host_);

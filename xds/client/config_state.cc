@@ -9,7 +9,9 @@
 #include "envoy/config/listener/v3/listener.pb.h"
 #include "envoy/config/route/v3/route.pb.h"
 #include "proxy/common/strings.h"
+#include "proxy/config/secrets.h"
 #include "xds/translate/http.h"
+#include "xds/translate/tls.h"
 #include "xds/translate/translate.h"
 
 namespace remora::xds {
@@ -122,6 +124,15 @@ absl::Status ConfigState::translateOne(ResourceType type, const google::protobuf
       absent_routes_.erase(rc.name());
       return absl::OkStatus();
     }
+    case ResourceType::Secret: {
+      envoy::extensions::transport_sockets::tls::v3::Secret sec;
+      if (!any.UnpackTo(&sec)) return absl::InvalidArgumentError("malformed Secret");
+      *name = sec.name();
+      auto sc = translateSecret(sec, resourceLabel("secret", sec.name()), notes);
+      if (!sc.ok()) return sc.status();
+      secrets_[sec.name()] = std::move(*sc);
+      return absl::OkStatus();
+    }
     default:
       return absl::InvalidArgumentError(cat(typeUrl(type), " is not supported yet"));
   }
@@ -146,7 +157,8 @@ void ConfigState::remove(ResourceType type, const std::string& name) {
     case ResourceType::RouteConfiguration:
       routes_.erase(name);
       break;
-    default:
+    case ResourceType::Secret:
+      secrets_.erase(name);
       break;
   }
 }
@@ -281,6 +293,35 @@ std::set<std::string> ConfigState::pendingRoutes() const {
   return out;
 }
 
+void ConfigState::setLocalSecret(config::SecretConfig secret) {
+  std::string name = secret.name;
+  local_secrets_[name] = std::move(secret);
+}
+
+const config::SecretConfig* ConfigState::findSecret(const std::string& name) const {
+  if (auto it = local_secrets_.find(name); it != local_secrets_.end()) return &it->second;
+  for (const auto& s : static_.secrets) {
+    if (s.name == name) return &s;
+  }
+  if (auto it = secrets_.find(name); it != secrets_.end()) return &it->second;
+  return nullptr;
+}
+
+std::set<std::string> ConfigState::adsSecretNames() const {
+  std::set<std::string> out;
+  for (const auto& c : static_.clusters) config::addSecretNames(c, true, &out);
+  for (const auto& l : static_.listeners) config::addSecretNames(l, true, &out);
+  for (const auto& [name, c] : clusters_) config::addSecretNames(*c, true, &out);
+  for (const auto& [name, l] : listeners_) config::addSecretNames(*l, true, &out);
+  for (const auto& [name, a] : active_listeners_) config::addSecretNames(*a.config, true, &out);
+  return out;
+}
+
+bool ConfigState::secretsWarm(const config::ListenerConfig& l) const {
+  config::ListenerConfig copy = l;
+  return config::resolveSecrets(copy, [this](const std::string& n) { return findSecret(n); });
+}
+
 bool ConfigState::routesWarm(const config::ListenerConfig& l) const {
   std::set<std::string> names;
   addRdsNames(l, &names);
@@ -320,7 +361,10 @@ std::set<std::string> ConfigState::edsNames() const {
 
 config::ProxyConfig ConfigState::assemble() const {
   config::ProxyConfig out = static_;
+  config::SecretLookup find = [this](const std::string& n) { return findSecret(n); };
   auto withEndpoints = [&](config::ClusterConfig c) -> std::optional<config::ClusterConfig> {
+    // A cluster whose TLS secrets have not arrived warms, as one waiting for endpoints does.
+    if (!config::resolveSecrets(c, find)) return std::nullopt;
     if (c.type != config::ClusterConfig::Type::Eds) return c;
     auto it = endpoints_.find(c.eds_service_name);
     if (it != endpoints_.end()) {
@@ -331,23 +375,36 @@ config::ProxyConfig ConfigState::assemble() const {
     if (absent_.count(c.eds_service_name) != 0) return c;  // timed out: no endpoints
     return std::nullopt;                                   // warming
   };
-  for (auto& c : out.clusters) {
+  out.clusters.clear();
+  for (auto c : static_.clusters) {
+    // Static clusters serve from the start, endpoints or not, once their secrets are here.
+    if (!config::resolveSecrets(c, find)) continue;
     if (auto warm = withEndpoints(c)) c = *warm;
+    out.clusters.push_back(std::move(c));
   }
   for (const auto& [name, c] : clusters_) {
     if (auto warm = withEndpoints(*c)) {
       out.clusters.push_back(*warm);
     } else if (auto active = active_clusters_.find(name); active != active_clusters_.end()) {
-      out.clusters.push_back(active->second);  // make before break: the old version serves
+      auto kept = active->second;          // make before break: the old version serves
+      config::resolveSecrets(kept, find);  // with the latest certificates it can have
+      out.clusters.push_back(std::move(kept));
     }
   }
   // Static listeners serve from the start (a missing route table answers 404 until it
-  // arrives); LDS listeners warm.
+  // arrives) unless their TLS secrets are missing; LDS listeners warm.
+  out.listeners.clear();
+  for (auto l : static_.listeners) {
+    if (config::resolveSecrets(l, find)) out.listeners.push_back(std::move(l));
+  }
   for (const auto& [name, l] : listeners_) {
-    if (routesWarm(*l)) {
-      out.listeners.push_back(*l);
+    config::ListenerConfig resolved = *l;
+    if (routesWarm(*l) && config::resolveSecrets(resolved, find)) {
+      out.listeners.push_back(std::move(resolved));
     } else if (auto active = active_listeners_.find(name); active != active_listeners_.end()) {
-      out.listeners.push_back(*active->second.config);  // make before break
+      config::ListenerConfig kept = *active->second.config;  // make before break
+      config::resolveSecrets(kept, find);
+      out.listeners.push_back(std::move(kept));
     }
   }
   std::set<std::string> used;
@@ -355,6 +412,7 @@ config::ProxyConfig ConfigState::assemble() const {
   for (const auto& n : used) {
     if (auto it = routes_.find(n); it != routes_.end()) out.routes.push_back(*it->second);
   }
+  for (const auto& [name, sec] : secrets_) out.secrets.push_back(sec);
   return out;
 }
 
@@ -368,7 +426,7 @@ void ConfigState::commitActive(const config::ProxyConfig& applied) {
   for (const auto& l : applied.listeners) {
     auto it = listeners_.find(l.name);
     if (it == listeners_.end()) continue;  // static
-    if (routesWarm(*it->second)) {
+    if (routesWarm(*it->second) && secretsWarm(*it->second)) {
       auto r = raw.find(l.name);
       next[l.name] = ActiveListener{it->second, r == raw.end() ? nullptr : r->second};
     } else if (auto a = active_listeners_.find(l.name); a != active_listeners_.end()) {

@@ -55,6 +55,13 @@ class ConfigState {
   void markRouteAbsent(const std::string& name);
   // Drops route configurations no listener (in force or warming) refers to any more.
   void pruneRoutes();
+  // Secrets from the local identity provider (the CSR flow): they take precedence over the
+  // bootstrap's static secrets and over ADS.
+  void setLocalSecret(config::SecretConfig secret);
+  // SDS names to fetch over ADS: those the clusters and listeners name with sds_config.ads.
+  std::set<std::string> adsSecretNames() const;
+  // The secret of that name: local, static, then from ADS; null when there is none.
+  const config::SecretConfig* findSecret(const std::string& name) const;
 
   // The configuration to run: static resources, then dynamic ones. An EDS cluster warms
   // (is left out, or keeps its previous version) until its endpoints arrive or time out; a
@@ -101,6 +108,8 @@ class ConfigState {
   // RDS, by route configuration name.
   std::map<std::string, std::shared_ptr<const config::RouteTableConfig>> routes_;
   std::set<std::string> absent_routes_;  // RDS names given up on (or removed by the server)
+  std::map<std::string, config::SecretConfig> secrets_;        // SDS over ADS
+  std::map<std::string, config::SecretConfig> local_secrets_;  // the local identity provider
   struct ActiveListener {
     std::shared_ptr<const config::ListenerConfig> config;
     std::shared_ptr<const ResourceEntry> raw;
@@ -108,6 +117,7 @@ class ConfigState {
   std::map<std::string, ActiveListener> active_listeners_;  // last applied LDS versions
 
   bool routesWarm(const config::ListenerConfig& l) const;
+  bool secretsWarm(const config::ListenerConfig& l) const;
 };
 
 }  // namespace remora::xds

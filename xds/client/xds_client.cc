@@ -27,7 +27,8 @@ constexpr uint64_t kBackoffMaxMs = 30'000;
 
 // The order in which types are subscribed and, within one response batch, applied.
 constexpr ResourceType kOrder[] = {ResourceType::Cluster, ResourceType::ClusterLoadAssignment,
-                                   ResourceType::Listener, ResourceType::RouteConfiguration};
+                                   ResourceType::Listener, ResourceType::RouteConfiguration,
+                                   ResourceType::Secret};
 
 }  // namespace
 
@@ -39,7 +40,8 @@ struct XdsClient::Pending {
   DiscoveryResponse sotw;
   DeltaDiscoveryResponse delta;
   bool is_delta = false;
-  std::vector<std::string> absent;  // local: endpoint or route names that timed out
+  std::vector<std::string> absent;            // local: endpoint or route names that timed out
+  std::vector<config::SecretConfig> secrets;  // local: from the identity provider
 };
 
 // --- Stream: one gRPC call, SotW or Delta ---
@@ -296,6 +298,7 @@ XdsClient::XdsClient(AdsConfig ads, envoy::config::core::v3::Node node,
   // Envoy counts RDS per manager and route configuration (http.<prefix>.rds.<name>.); one
   // scope for the type matches the others and is what a dashboard of ACK/NACKs needs.
   typeScope(ResourceType::RouteConfiguration, "rds.");
+  typeScope(ResourceType::Secret, "sds.");
   auto cp = std::make_shared<stats::CallbackScope>(
       "control_plane.", "control_plane", [this](const stats::StatVisitor& v) {
         v({"connected_state", stats::Kind::Gauge, "1 while the ADS stream is up",
@@ -372,6 +375,7 @@ void XdsClient::connect() {
   // RDS (for known listeners).
   if (ads_.cds) subscribe(ResourceType::Cluster, {});
   updateEdsSubscription();
+  updateSdsSubscription();
   if (cds_done_) maybeStartLds();
   updateRdsSubscription();
 }
@@ -468,6 +472,25 @@ void XdsClient::updateEdsSubscription() {
     subscribe(ResourceType::ClusterLoadAssignment, names);
   }
   armFetchTimer();
+}
+
+void XdsClient::setLocalSecrets(std::vector<config::SecretConfig> secrets) {
+  loop_.post([this, secrets = std::move(secrets)]() mutable {
+    auto p = std::make_shared<Pending>();
+    p->local = true;
+    p->type = ResourceType::Secret;
+    p->secrets = std::move(secrets);
+    queue_.push_back(std::move(p));
+    processNext();
+  });
+}
+
+void XdsClient::updateSdsSubscription() {
+  // Secrets named with sds_config.ads, fetched as they are needed (not a wildcard type).
+  std::set<std::string> names = state_.adsSecretNames();
+  if (!names.empty() || subscriptions_.count(ResourceType::Secret) != 0) {
+    subscribe(ResourceType::Secret, names);
+  }
 }
 
 void XdsClient::updateRdsSubscription() {
@@ -585,9 +608,9 @@ void XdsClient::onResponse(uint64_t gen, std::shared_ptr<Pending> p) {
   connected_ = true;
   const std::string& url = p->is_delta ? p->delta.type_url() : p->sotw.type_url();
   auto type = parseTypeUrl(url);
-  if (!type ||
-      (*type != ResourceType::Cluster && *type != ResourceType::Listener &&
-       *type != ResourceType::ClusterLoadAssignment && *type != ResourceType::RouteConfiguration)) {
+  if (!type || (*type != ResourceType::Cluster && *type != ResourceType::Listener &&
+                *type != ResourceType::ClusterLoadAssignment &&
+                *type != ResourceType::RouteConfiguration && *type != ResourceType::Secret)) {
     REMORA_LOG(Warn, "xds: response of unsupported type '%s' rejected", url);
     // NACK it on its own type so that the server knows.
     if (stream_) {
@@ -627,6 +650,7 @@ void XdsClient::processNext() {
   absl::Status st;
   uint64_t now = wallMs();
   if (p->local) {
+    for (const auto& sec : p->secrets) next.setLocalSecret(sec);
     for (const auto& n : p->absent) {
       if (p->type == ResourceType::RouteConfiguration) {
         next.markRouteAbsent(n);
@@ -707,6 +731,7 @@ void XdsClient::onApplied(std::shared_ptr<Pending> p, ConfigState next, config::
   // route configurations nothing uses any more, and ask for the ones now needed.
   state_.pruneRoutes();
   if (type == ResourceType::Cluster) updateEdsSubscription();
+  if (type == ResourceType::Cluster || type == ResourceType::Listener) updateSdsSubscription();
   maybeStartLds();
   updateRdsSubscription();
   publishDump();

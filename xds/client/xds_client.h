@@ -52,6 +52,9 @@ class XdsClient {
   void start();
   // Cancels the stream and ends the client's thread.
   void stop();
+  // Secrets from the local identity provider (a new certificate, a new trust bundle): applied
+  // like an update (any thread).
+  void setLocalSecrets(std::vector<config::SecretConfig> secrets);
 
   // A consistent copy of what is in force, for /config_dump (any thread).
   struct Dump {
@@ -85,6 +88,7 @@ class XdsClient {
   void subscribe(ResourceType type, std::set<std::string> names);
   void updateEdsSubscription();
   void updateRdsSubscription();
+  void updateSdsSubscription();
   void armFetchTimer();
   static void onFetchTimer(uv_timer_t* t);
   void maybeStartLds();

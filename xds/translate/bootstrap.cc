@@ -2,6 +2,7 @@
 #include "xds/translate/bootstrap.h"
 
 #include "proxy/common/strings.h"
+#include "xds/translate/tls.h"
 #include "xds/translate/translate.h"
 
 namespace remora::xds {
@@ -76,7 +77,14 @@ absl::StatusOr<BootstrapConfig> translateBootstrap(const envoy::config::bootstra
 
   const auto& sr = b.static_resources();
   std::string spath = fieldPath(path, "static_resources");
-  if (auto s = checkFields(sr, spath, {"listeners", "clusters"}, {}, notes); !s.ok()) return s;
+  if (auto s = checkFields(sr, spath, {"listeners", "clusters", "secrets"}, {}, notes); !s.ok())
+    return s;
+  for (int i = 0; i < sr.secrets_size(); ++i) {
+    auto sc =
+        translateSecret(sr.secrets(i), indexPath(spath, "secrets", static_cast<size_t>(i)), notes);
+    if (!sc.ok()) return sc.status();
+    out.static_config.secrets.push_back(std::move(*sc));
+  }
   std::optional<std::string> ads_target;
   for (int i = 0; i < sr.clusters_size(); ++i) {
     envoy::config::cluster::v3::Cluster c = sr.clusters(i);

@@ -1678,6 +1678,12 @@ absl::StatusOr<config::HttpConnectionManagerConfig> translateHttpConnectionManag
   return out;
 }
 
+absl::StatusOr<config::StringMatch> translateStringMatch(
+    const envoy::type::matcher::v3::StringMatcher& m, const std::string& path,
+    TranslateNotes* notes) {
+  return translateStringMatcher(m, path, notes);
+}
+
 }  // namespace remora::xds
 
 #pragma GCC diagnostic pop

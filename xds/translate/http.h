@@ -12,10 +12,16 @@
 #include "envoy/config/core/v3/base.pb.h"
 #include "envoy/config/route/v3/route.pb.h"
 #include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h"
+#include "envoy/type/matcher/v3/string.pb.h"
 #include "proxy/config/http_config.h"
 #include "xds/translate/fields.h"
 
 namespace remora::xds {
+
+// envoy.type.matcher.v3.StringMatcher (exact, prefix, suffix, contains, safe_regex, ignore_case).
+absl::StatusOr<config::StringMatch> translateStringMatch(
+    const envoy::type::matcher::v3::StringMatcher& m, const std::string& path,
+    TranslateNotes* notes);
 
 // `path` prefixes every message ("listener 'x'.filter_chains[0].filters[0].typed_config").
 absl::StatusOr<config::HttpConnectionManagerConfig> translateHttpConnectionManager(

@@ -15,6 +15,7 @@
 #include "envoy/config/core/v3/health_check.pb.h"
 #include "envoy/extensions/filters/listener/http_inspector/v3/http_inspector.pb.h"
 #include "envoy/extensions/filters/listener/original_dst/v3/original_dst.pb.h"
+#include "envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.pb.h"
 #include "envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.pb.h"
 #include "envoy/extensions/load_balancing_policies/least_request/v3/least_request.pb.h"
 #include "envoy/extensions/load_balancing_policies/maglev/v3/maglev.pb.h"
@@ -26,6 +27,7 @@
 #include "proxy/common/strings.h"
 #include "udpa/type/v1/typed_struct.pb.h"
 #include "xds/translate/http.h"
+#include "xds/translate/tls.h"
 #include "xds/type/v3/typed_struct.pb.h"
 
 namespace remora::xds {
@@ -40,6 +42,7 @@ using envoy::config::listener::v3::Listener;
 using TcpProxyProto = envoy::extensions::filters::network::tcp_proxy::v3::TcpProxy;
 using HttpInspectorProto = envoy::extensions::filters::listener::http_inspector::v3::HttpInspector;
 using OriginalDstProto = envoy::extensions::filters::listener::original_dst::v3::OriginalDst;
+using TlsInspectorProto = envoy::extensions::filters::listener::tls_inspector::v3::TlsInspector;
 
 using HcmProto =
     envoy::extensions::filters::network::http_connection_manager::v3::HttpConnectionManager;
@@ -236,15 +239,18 @@ absl::StatusOr<config::FilterChainConfig> translateFilterChain(const FilterChain
       !s.ok()) {
     return s;
   }
+  config::FilterChainConfig out;
   if (fc.has_transport_socket()) {
     const auto& ts = fc.transport_socket();
-    // Plain TCP spelled out is fine; TLS comes with the identity work.
-    if (!isRawBuffer(ts)) {
+    if (isTlsTransportSocket(ts)) {
+      auto tls = translateDownstreamTls(ts, fieldPath(path, "transport_socket"), notes);
+      if (!tls.ok()) return tls.status();
+      out.tls = std::move(*tls);
+    } else if (!isRawBuffer(ts)) {
       return error(fieldPath(path, "transport_socket"),
-                   cat("'", ts.name(), "' is not supported (only raw_buffer)"));
+                   cat("'", ts.name(), "' is not supported (raw_buffer and tls are)"));
     }
   }
-  config::FilterChainConfig out;
   out.name = fc.name();
   if (fc.has_filter_chain_match()) {
     auto m = translateMatch(fc.filter_chain_match(), fieldPath(path, "filter_chain_match"), notes);
@@ -1448,9 +1454,13 @@ absl::StatusOr<config::ClusterConfig> translateCluster(const Cluster& c, Transla
   }
   if (c.has_transport_socket()) {
     const auto& ts = c.transport_socket();
-    if (!isRawBuffer(ts)) {
+    if (isTlsTransportSocket(ts)) {
+      auto tls = translateUpstreamTls(ts, fieldPath(path, "transport_socket"), notes);
+      if (!tls.ok()) return tls.status();
+      out.tls = std::move(*tls);
+    } else if (!isRawBuffer(ts)) {
       return error(fieldPath(path, "transport_socket"),
-                   cat("'", ts.name(), "' is not supported (only raw_buffer)"));
+                   cat("'", ts.name(), "' is not supported (raw_buffer and tls are)"));
     }
   }
   if (auto st = translateUpstreamProtocol(c, path, &out, notes); !st.ok()) return st;
@@ -1562,12 +1572,24 @@ absl::StatusOr<config::ListenerConfig> translateListener(const Listener& l, Tran
       out.http_inspector = true;
       continue;
     }
+    if (lf.has_typed_config() && lf.typed_config().Is<TlsInspectorProto>()) {
+      TlsInspectorProto ti;
+      lf.typed_config().UnpackTo(&ti);
+      // JA3/JA4 fingerprints only feed logs; a different ClientHello size bound would change
+      // which connections are refused.
+      if (auto s = checkFields(ti, fieldPath(fpath, "typed_config"), {},
+                               {"enable_ja3_fingerprinting", "enable_ja4_fingerprinting"}, notes);
+          !s.ok()) {
+        return s;
+      }
+      out.tls_inspector = true;
+      continue;
+    }
     std::string what =
         lf.has_typed_config() ? describeAny(lf.typed_config()) : std::string("no typed_config");
-    return error(
-        fpath, cat("listener filter '", lf.name(), "' (", what,
-                   ") is not one remora implements yet (original_dst and http_inspector are); TLS "
-                   "inspection arrives with TLS support"));
+    return error(fpath, cat("listener filter '", lf.name(), "' (", what,
+                            ") is not one remora implements (original_dst, http_inspector and "
+                            "tls_inspector are)"));
   }
   for (int i = 0; i < l.filter_chains_size(); ++i) {
     auto fc = translateFilterChain(l.filter_chains(i),

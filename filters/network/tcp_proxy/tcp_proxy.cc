@@ -87,6 +87,7 @@ class TcpProxySession : public server::Session, public Connection::Callbacks {
     const net::Address* dest = &host->address();
     const config::ClusterConfig& cc = cluster_->config();
     up_ = Connection::create(worker_.loop(), factory_->bufferLimit());
+    if (cluster_->tlsContext()) up_->startTls(cluster_->tlsContext());
     up_->setCallbacks(this);
     cluster_stats_->upstream_cx_total.inc();
     cluster_stats_->upstream_cx_active.add();

@@ -131,30 +131,46 @@ filter_chains:
   CHECK(l->filter_chains[1].filters[0].tcp_proxy.idle_timeout == std::chrono::hours(1));
 }
 
-TEST_CASE("TLS and HTTP inspection are NACKed until they exist", "[xds][translate]") {
+TEST_CASE("tls_inspector translates; other listener filters are NACKed by name",
+          "[xds][translate]") {
+  TranslateNotes notes;
   auto l = translateListener(parse<Listener>(R"(
 name: virtualInbound
 address: {socket_address: {address: 0.0.0.0, port_value: 15006}}
 listener_filters:
 - name: envoy.filters.listener.tls_inspector
-  typed_config: {'@type': type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector}
+  typed_config: {'@type': type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector, enable_ja3_fingerprinting: true}
+filter_chains:
+- filter_chain_match: {transport_protocol: tls, server_names: [a.example]}
+  filters:
+  - name: envoy.filters.network.tcp_proxy
+    typed_config: {'@type': type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy, stat_prefix: x, cluster: x}
+)"),
+                             &notes);
+  INFO(l.status().ToString());
+  REQUIRE(l.ok());
+  CHECK(l->tls_inspector);
+  CHECK(l->filter_chains[0].match.transport_protocol == "tls");
+  CHECK(notes.ignored.size() == 1);
+  auto other = translateListener(parse<Listener>(R"(
+name: virtualInbound
+address: {socket_address: {address: 0.0.0.0, port_value: 15006}}
+listener_filters:
+- name: envoy.filters.listener.proxy_protocol
 filter_chains:
 - filters:
   - name: envoy.filters.network.tcp_proxy
     typed_config: {'@type': type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy, stat_prefix: x, cluster: x}
 )"),
-                             nullptr);
-  REQUIRE_FALSE(l.ok());
-  CHECK(errorOf(l.status())
-            .starts_with(
-                "listener 'virtualInbound'.listener_filters[0]: listener filter "
-                "'envoy.filters.listener.tls_inspector' "
-                "(type.googleapis.com/"
-                "envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector) is not one "
-                "remora implements yet"));
+                                 nullptr);
+  REQUIRE_FALSE(other.ok());
+  CHECK(errorOf(other.status()) ==
+        "listener 'virtualInbound'.listener_filters[0]: listener filter "
+        "'envoy.filters.listener.proxy_protocol' (no typed_config) is not one remora implements "
+        "(original_dst, http_inspector and tls_inspector are)");
 }
 
-TEST_CASE("http_inspector with its timeout translates - tls_inspector is refused by name",
+TEST_CASE("http_inspector with its timeout translates, and with tls_inspector beside it",
           "[xds][translate]") {
   TranslateNotes notes;
   auto l = translateListener(parse<Listener>(R"(
@@ -181,14 +197,15 @@ address: {socket_address: {address: 0.0.0.0, port_value: 15006}}
 listener_filters:
 - name: envoy.filters.listener.tls_inspector
   typed_config: {'@type': type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector}
+- name: envoy.filters.listener.http_inspector
+  typed_config: {'@type': type.googleapis.com/envoy.extensions.filters.listener.http_inspector.v3.HttpInspector}
 filter_chains:
 - filters: [{name: envoy.filters.network.tcp_proxy, typed_config: {'@type': type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy, stat_prefix: a, cluster: a}}]
 )"),
                                &notes);
-  REQUIRE_FALSE(tls.ok());
-  CHECK(errorOf(tls.status())
-            .find("listener_filters[0]: listener filter "
-                  "'envoy.filters.listener.tls_inspector'") != std::string::npos);
+  REQUIRE(tls.ok());
+  CHECK(tls->tls_inspector);
+  CHECK(tls->http_inspector);
 }
 
 TEST_CASE("Istio's passthrough clusters: breakers accepted, protocol options translated or NACKed",
@@ -312,8 +329,8 @@ TEST_CASE("resilience and security fields are NACKed, naming the field", "[xds][
             "cluster 'a'.health_checks[0].grpc_health_check: not supported by remora"},
            {"name: a\ntype: EDS\neds_cluster_config: {eds_config: {ads: {}}}\ntransport_socket: "
             "{name: envoy.transport_sockets.tls}",
-            "cluster 'a'.transport_socket: 'envoy.transport_sockets.tls' is not supported (only "
-            "raw_buffer)"},
+            "cluster 'a'.transport_socket: 'envoy.transport_sockets.tls' is not supported "
+            "(raw_buffer and tls are)"},
        }) {
     INFO(c.yaml);
     auto r = translateCluster(parse<Cluster>(c.yaml), nullptr);
@@ -379,7 +396,8 @@ endpoints:
   CHECK(errorOf(r.status()).find("is not an IP address") != std::string::npos);
 }
 
-TEST_CASE("Consul-style TLS on a public listener is NACKed precisely", "[xds][translate]") {
+TEST_CASE("Consul-style TLS without a certificate on a public listener is NACKed precisely",
+          "[xds][translate]") {
   auto l = translateListener(parse<Listener>(R"(
 name: public_listener:0.0.0.0:21000
 address: {socket_address: {address: 0.0.0.0, port_value: 21000}}
@@ -396,8 +414,9 @@ filter_chains:
                              nullptr);
   REQUIRE_FALSE(l.ok());
   CHECK(errorOf(l.status()) ==
-        "listener 'public_listener:0.0.0.0:21000'.filter_chains[0].transport_socket: 'tls' is not "
-        "supported (only raw_buffer)");
+        "listener 'public_listener:0.0.0.0:21000'.filter_chains[0].transport_socket.typed_config."
+        "common_tls_context: a server needs a certificate (tls_certificates or "
+        "tls_certificate_sds_secret_configs)");
 }
 
 TEST_CASE("weighted clusters and connect attempts", "[xds][translate]") {
