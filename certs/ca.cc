@@ -1,0 +1,568 @@
+// Certificate authority and CA directory (see ca.h).
+#include "certs/ca.h"
+
+#include <fcntl.h>
+#include <openssl/bn.h>
+#include <openssl/err.h>
+#include <openssl/rand.h>
+#include <openssl/x509v3.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+
+#include "absl/status/status.h"
+#include "proxy/common/log.h"
+#include "proxy/common/strings.h"
+
+namespace remora::certs {
+namespace {
+
+constexpr const char* kRootCert = "root-cert.pem";
+constexpr const char* kRootKey = "root-key.pem";
+constexpr const char* kRetiredRoots = "retired-roots.pem";
+constexpr const char* kTokenKey = "token-key.pem";
+constexpr const char* kLock = ".lock";
+constexpr std::string_view kKeepUntil = "keep-until:";
+
+std::string path(const std::string& dir, const char* name) { return cat(dir, "/", name); }
+
+time_t toTimeT(SystemTime t) { return std::chrono::system_clock::to_time_t(t); }
+
+std::string rfc3339(SystemTime t) {
+  time_t tt = toTimeT(t);
+  struct tm tm {};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+// flock(2) on the directory's lock file for the lifetime of the object.
+class DirLock {
+ public:
+  static absl::StatusOr<std::unique_ptr<DirLock>> acquire(const std::string& dir, bool exclusive) {
+    std::string p = path(dir, kLock);
+    int fd = open(p.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) return absl::InternalError(cat("cannot open '", p, "': ", strerror(errno)));
+    while (flock(fd, exclusive ? LOCK_EX : LOCK_SH) != 0) {
+      if (errno == EINTR) continue;
+      int e = errno;
+      close(fd);
+      return absl::InternalError(cat("cannot lock '", p, "': ", strerror(e)));
+    }
+    return std::unique_ptr<DirLock>(new DirLock(fd));
+  }
+  ~DirLock() { close(fd_); }  // releases the lock
+
+ private:
+  explicit DirLock(int fd) : fd_(fd) {}
+  int fd_;
+};
+
+absl::Status addExtension(X509* cert, X509V3_CTX* ctx, int nid, const char* value) {
+  X509_EXTENSION* ext = X509V3_EXT_nconf_nid(nullptr, ctx, nid, value);
+  if (ext == nullptr) {
+    return absl::InternalError(
+        cat("extension ", OBJ_nid2sn(nid), "=", value, ": ", opensslErrors()));
+  }
+  X509_add_ext(cert, ext, -1);
+  X509_EXTENSION_free(ext);
+  return absl::OkStatus();
+}
+
+absl::Status addUriSan(X509* cert, const std::string& uri) {
+  GENERAL_NAMES* names = GENERAL_NAMES_new();
+  GENERAL_NAME* name = GENERAL_NAME_new();
+  ASN1_IA5STRING* s = ASN1_IA5STRING_new();
+  ASN1_STRING_set(s, uri.data(), static_cast<int>(uri.size()));
+  GENERAL_NAME_set0_value(name, GEN_URI, s);
+  sk_GENERAL_NAME_push(names, name);
+  // Critical: the subject is empty, so the SAN is the certificate's only name (RFC 5280 4.2.1.6).
+  X509_EXTENSION* ext = X509V3_EXT_i2d(NID_subject_alt_name, 1, names);
+  GENERAL_NAMES_free(names);
+  if (ext == nullptr) return absl::InternalError(cat("subjectAltName: ", opensslErrors()));
+  X509_add_ext(cert, ext, -1);
+  X509_EXTENSION_free(ext);
+  return absl::OkStatus();
+}
+
+// A positive random 128-bit serial number (RFC 5280 allows up to 20 octets).
+void setRandomSerial(X509* cert) {
+  unsigned char buf[16];
+  bool zero = true;
+  while (zero) {
+    RAND_bytes(buf, sizeof(buf));
+    zero = std::all_of(buf, buf + sizeof(buf), [](unsigned char c) { return c == 0; });
+  }
+  BIGNUM* bn = BN_bin2bn(buf, sizeof(buf), nullptr);
+  ASN1_INTEGER* serial = BN_to_ASN1_INTEGER(bn, nullptr);
+  X509_set_serialNumber(cert, serial);
+  ASN1_INTEGER_free(serial);
+  BN_free(bn);
+}
+
+// CSR keys we sign: EC P-256 or P-384, RSA 2048 to 8192 bits.
+absl::Status checkCsrKey(const EVP_PKEY* key) {
+  int id = EVP_PKEY_get_base_id(key);
+  if (id == EVP_PKEY_RSA) {
+    int bits = EVP_PKEY_get_bits(key);
+    if (bits >= 2048 && bits <= 8192) return absl::OkStatus();
+  } else if (id == EVP_PKEY_EC) {
+    std::string d = describeKey(key);
+    if (d == "EC prime256v1" || d == "EC secp384r1") return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(
+      cat("CSR key ", describeKey(key), " is not supported (EC P-256, P-384 or RSA >= 2048)"));
+}
+
+struct RetiredRoot {
+  SystemTime keep_until;
+  X509Ptr cert;
+};
+
+// retired-roots.pem: "keep-until: <unix seconds>" then one certificate, repeated.
+absl::StatusOr<std::vector<RetiredRoot>> parseRetiredRoots(const std::string& text) {
+  std::vector<RetiredRoot> out;
+  size_t pos = text.find(kKeepUntil);
+  while (pos != std::string::npos) {
+    size_t eol = text.find('\n', pos);
+    std::string_view num = std::string_view(text).substr(
+        pos + kKeepUntil.size(),
+        (eol == std::string::npos ? text.size() : eol) - pos - kKeepUntil.size());
+    while (!num.empty() && num.front() == ' ') num.remove_prefix(1);
+    num = num.substr(0, num.find(' '));  // a comment may follow
+    int64_t seconds = 0;
+    if (!parseInt(num, &seconds)) {
+      return absl::InvalidArgumentError(cat("bad keep-until value '", num, "'"));
+    }
+    size_t next = eol == std::string::npos ? eol : text.find(kKeepUntil, eol);
+    std::string_view body =
+        std::string_view(text).substr(eol == std::string::npos ? text.size() : eol,
+                                      next == std::string::npos ? std::string::npos : next - eol);
+    auto certs = parseCertsPem(body);
+    if (!certs.ok() || certs->size() != 1) {
+      return absl::InvalidArgumentError("each keep-until line must be followed by one certificate");
+    }
+    out.push_back({std::chrono::system_clock::from_time_t(static_cast<time_t>(seconds)),
+                   std::move(certs->front())});
+    pos = next;
+  }
+  return out;
+}
+
+std::string formatRetiredRoots(const std::vector<RetiredRoot>& roots) {
+  std::string out;
+  for (const auto& r : roots) {
+    append(&out, kKeepUntil, " ", static_cast<int64_t>(toTimeT(r.keep_until)), "  (",
+           rfc3339(r.keep_until), ", ", subjectString(r.cert.get()), ")\n", certPem(r.cert.get()));
+  }
+  return out;
+}
+
+absl::Status ensureDir(const std::string& dir) {
+  if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return absl::InternalError(cat("cannot create CA directory '", dir, "': ", strerror(errno)));
+  }
+  struct stat st {};
+  if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return absl::InvalidArgumentError(cat("'", dir, "' is not a directory"));
+  }
+  if ((st.st_mode & 077) != 0) {
+    REMORA_LOG(Warn, "CA directory '%s' was mode %o; setting 0700", dir, st.st_mode & 07777);
+    if (chmod(dir.c_str(), 0700) != 0) {
+      return absl::InternalError(cat("cannot chmod '", dir, "': ", strerror(errno)));
+    }
+  }
+  return absl::OkStatus();
+}
+
+bool exists(const std::string& p) {
+  struct stat st {};
+  return stat(p.c_str(), &st) == 0;
+}
+
+absl::StatusOr<PkeyPtr> readKeyFile(const std::string& p) {
+  auto pem = readFile(p);
+  if (!pem.ok()) return pem.status();
+  auto key = parsePrivateKeyPem(*pem);
+  if (!key.ok()) return absl::InvalidArgumentError(cat("'", p, "': ", key.status().message()));
+  return key;
+}
+
+absl::StatusOr<std::vector<X509Ptr>> readCertFile(const std::string& p) {
+  auto pem = readFile(p);
+  if (!pem.ok()) return pem.status();
+  auto certs = parseCertsPem(*pem);
+  if (!certs.ok()) return absl::InvalidArgumentError(cat("'", p, "': ", certs.status().message()));
+  return certs;
+}
+
+// A new root key and certificate in the directory (the lock held). The key is written first:
+// a crash in between leaves no certificate, and the next start makes both again.
+absl::Status writeNewRoot(const std::string& dir, KeyType key_type, const std::string& trust_domain,
+                          SystemTime now, std::string* subject) {
+  auto key = generateKey(key_type);
+  if (!key.ok()) return key.status();
+  auto cert = makeRootCertificate(key->get(), trust_domain, kRootTtl, now);
+  if (!cert.ok()) return cert.status();
+  if (auto s = writeFileAtomic(path(dir, kRootKey), privateKeyPem(key->get()), 0600); !s.ok()) {
+    return s;
+  }
+  if (subject != nullptr) *subject = subjectString(cert->get());
+  return writeFileAtomic(path(dir, kRootCert), certPem(cert->get()), 0644);
+}
+
+absl::StatusOr<PkeyPtr> loadOrCreateTokenKeyLocked(const std::string& dir) {
+  std::string p = path(dir, kTokenKey);
+  if (exists(p)) return readKeyFile(p);
+  auto key = generateKey(KeyType::EcdsaP256);
+  if (!key.ok()) return key.status();
+  if (auto s = writeFileAtomic(p, privateKeyPem(key->get()), 0600); !s.ok()) return s;
+  REMORA_LOG(Info, "created the bootstrap token key in '%s'", dir);
+  return key;
+}
+
+}  // namespace
+
+// --- CertificateAuthority ---
+
+absl::StatusOr<std::unique_ptr<CertificateAuthority>> CertificateAuthority::create(
+    X509Ptr signer, PkeyPtr key, std::vector<X509Ptr> others, CaOptions options, SystemTime now) {
+  if (X509_check_private_key(signer.get(), key.get()) != 1) {
+    ERR_clear_error();
+    return absl::InvalidArgumentError(
+        cat("the CA key does not match the CA certificate '", subjectString(signer.get()), "'"));
+  }
+  if (X509_check_ca(signer.get()) < 1) {
+    return absl::InvalidArgumentError(
+        cat("'", subjectString(signer.get()), "' is not a CA certificate (basicConstraints)"));
+  }
+  std::vector<X509Ptr> roots, intermediates;
+  if (isSelfSigned(signer.get())) roots.push_back(copyCert(signer.get()));
+  for (auto& c : others) {
+    bool dup = false;
+    for (const auto& r : roots) dup = dup || X509_cmp(r.get(), c.get()) == 0;
+    for (const auto& i : intermediates) dup = dup || X509_cmp(i.get(), c.get()) == 0;
+    if (dup) continue;
+    (isSelfSigned(c.get()) ? roots : intermediates).push_back(std::move(c));
+  }
+  if (roots.empty()) {
+    return absl::InvalidArgumentError(
+        cat("no root for '", subjectString(signer.get()),
+            "': the chain must end with the self-signed root certificate"));
+  }
+
+  // Build the signer's chain to find its intermediates in order and the root it ends at.
+  std::unique_ptr<X509_STORE, decltype(&X509_STORE_free)> store(X509_STORE_new(), X509_STORE_free);
+  for (const auto& r : roots) X509_STORE_add_cert(store.get(), r.get());
+  STACK_OF(X509)* untrusted = sk_X509_new_null();
+  for (const auto& i : intermediates) sk_X509_push(untrusted, i.get());
+  std::unique_ptr<X509_STORE_CTX, decltype(&X509_STORE_CTX_free)> ctx(X509_STORE_CTX_new(),
+                                                                      X509_STORE_CTX_free);
+  X509_STORE_CTX_init(ctx.get(), store.get(), signer.get(), untrusted);
+  X509_STORE_CTX_set_time(ctx.get(), 0, toTimeT(now));
+  int verified = X509_verify_cert(ctx.get());
+  std::unique_ptr<CertificateAuthority> ca(new CertificateAuthority());
+  if (verified != 1) {
+    std::string why = X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx.get()));
+    sk_X509_free(untrusted);
+    ERR_clear_error();
+    return absl::InvalidArgumentError(cat("the CA certificate '", subjectString(signer.get()),
+                                          "' does not verify to a root: ", why));
+  }
+  STACK_OF(X509)* chain = X509_STORE_CTX_get0_chain(ctx.get());
+  int n = sk_X509_num(chain);
+  const X509* anchor = sk_X509_value(chain, n - 1);
+  ca->chain_not_after_ = SystemTime::max();
+  for (int i = 0; i < n; ++i) {
+    const X509* c = sk_X509_value(chain, i);
+    ca->chain_not_after_ = std::min(ca->chain_not_after_, notAfter(c));
+    if (i > 0 && i < n - 1) ca->intermediates_.push_back(copyCert(c));
+  }
+  for (auto& r : roots) {
+    if (X509_cmp(r.get(), anchor) != 0) ca->roots_.push_back(std::move(r));
+  }
+  ca->roots_.push_back(copyCert(anchor));
+  sk_X509_free(untrusted);
+  ca->options_ = std::move(options);
+  ca->signer_ = std::move(signer);
+  ca->key_ = std::move(key);
+  return ca;
+}
+
+absl::StatusOr<std::unique_ptr<CertificateAuthority>> CertificateAuthority::fromFiles(
+    const std::string& cert_path, const std::string& key_path, const std::string& chain_path,
+    CaOptions options, SystemTime now) {
+  auto certs = readCertFile(cert_path);
+  if (!certs.ok()) return certs.status();
+  auto key = readKeyFile(key_path);
+  if (!key.ok()) return key.status();
+  std::vector<X509Ptr> others;
+  // Certificates after the first in the cert file are part of the chain too.
+  for (size_t i = 1; i < certs->size(); ++i) others.push_back(std::move((*certs)[i]));
+  if (!chain_path.empty()) {
+    auto chain = readCertFile(chain_path);
+    if (!chain.ok()) return chain.status();
+    for (auto& c : *chain) others.push_back(std::move(c));
+  }
+  return create(std::move(certs->front()), std::move(*key), std::move(others), std::move(options),
+                now);
+}
+
+std::vector<const X509*> CertificateAuthority::roots() const {
+  std::vector<const X509*> out;
+  for (const auto& r : roots_) out.push_back(r.get());
+  return out;
+}
+
+std::string CertificateAuthority::trustBundlePem() const {
+  std::string out;
+  for (const auto& r : roots_) out += certPem(r.get());
+  return out;
+}
+
+absl::StatusOr<IssuedCertificate> CertificateAuthority::sign(std::string_view csr_pem,
+                                                             const SpiffeId& identity,
+                                                             std::chrono::seconds ttl,
+                                                             SystemTime now) const {
+  auto csr = parseCsrPem(csr_pem);
+  if (!csr.ok()) return csr.status();
+  EVP_PKEY* pub = X509_REQ_get0_pubkey(csr->get());
+  if (pub == nullptr) return absl::InvalidArgumentError("the CSR has no usable public key");
+  if (X509_REQ_verify(csr->get(), pub) != 1) {
+    ERR_clear_error();
+    return absl::InvalidArgumentError("the CSR's signature does not verify with its own key");
+  }
+  if (auto s = checkCsrKey(pub); !s.ok()) return s;
+  std::string uri = identity.uri();
+  for (const std::string& asked : csrUriSans(csr->get())) {
+    if (asked != uri) {
+      return absl::PermissionDeniedError(
+          cat("the CSR asks for '", printable(asked), "' but the credential proves '", uri, "'"));
+    }
+  }
+
+  if (ttl.count() <= 0) ttl = options_.default_ttl;
+  ttl = std::min(ttl, options_.max_ttl);
+  SystemTime not_before = now - kClockSkewBackdate;
+  SystemTime not_after = std::min(now + ttl, chain_not_after_);
+  if (not_after <= now) {
+    return absl::FailedPreconditionError(
+        cat("the CA's chain expired at ", rfc3339(chain_not_after_)));
+  }
+
+  X509Ptr leaf(X509_new());
+  X509_set_version(leaf.get(), X509_VERSION_3);
+  setRandomSerial(leaf.get());
+  X509_set_issuer_name(leaf.get(), X509_get_subject_name(signer_.get()));
+  // The subject stays empty: the SPIFFE ID in the SAN is the only identity (X.509-SVID).
+  ASN1_TIME_set(X509_getm_notBefore(leaf.get()), toTimeT(not_before));
+  ASN1_TIME_set(X509_getm_notAfter(leaf.get()), toTimeT(not_after));
+  X509_set_pubkey(leaf.get(), pub);
+
+  X509V3_CTX ctx;
+  X509V3_set_ctx(&ctx, signer_.get(), leaf.get(), nullptr, nullptr, 0);
+  const char* usage =
+      isRsa(pub) ? "critical,digitalSignature,keyEncipherment" : "critical,digitalSignature";
+  for (auto [nid, value] : std::initializer_list<std::pair<int, const char*>>{
+           {NID_basic_constraints, "critical,CA:FALSE"},
+           {NID_key_usage, usage},
+           {NID_ext_key_usage, "serverAuth,clientAuth"},
+           {NID_subject_key_identifier, "hash"},
+           {NID_authority_key_identifier, "keyid:always"}}) {
+    if (auto s = addExtension(leaf.get(), &ctx, nid, value); !s.ok()) return s;
+  }
+  if (auto s = addUriSan(leaf.get(), uri); !s.ok()) return s;
+  if (X509_sign(leaf.get(), key_.get(), EVP_sha256()) <= 0) {
+    return absl::InternalError(cat("signing: ", opensslErrors()));
+  }
+
+  IssuedCertificate out;
+  out.serial_hex = serialHex(leaf.get());
+  out.not_before = notBefore(leaf.get());
+  out.not_after = notAfter(leaf.get());
+  out.cert_chain.push_back(certPem(leaf.get()));
+  if (!isSelfSigned(signer_.get())) out.cert_chain.push_back(certPem(signer_.get()));
+  for (const auto& i : intermediates_) out.cert_chain.push_back(certPem(i.get()));
+  for (const auto& r : roots_) out.cert_chain.push_back(certPem(r.get()));
+  return out;
+}
+
+// --- CA directory ---
+
+absl::StatusOr<X509Ptr> makeRootCertificate(EVP_PKEY* key, const std::string& trust_domain,
+                                            std::chrono::seconds ttl, SystemTime now) {
+  X509Ptr cert(X509_new());
+  X509_set_version(cert.get(), X509_VERSION_3);
+  setRandomSerial(cert.get());
+  X509_NAME* name = X509_get_subject_name(cert.get());
+  X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8,
+                             reinterpret_cast<const unsigned char*>(trust_domain.c_str()), -1, -1,
+                             0);
+  // A distinct name per root keeps rotated roots apart in logs and tools.
+  std::string cn = cat("remora root CA ", rfc3339(now));
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
+                             reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
+  X509_set_issuer_name(cert.get(), name);
+  ASN1_TIME_set(X509_getm_notBefore(cert.get()), toTimeT(now - kClockSkewBackdate));
+  ASN1_TIME_set(X509_getm_notAfter(cert.get()), toTimeT(now + ttl));
+  X509_set_pubkey(cert.get(), key);
+  X509V3_CTX ctx;
+  X509V3_set_ctx(&ctx, cert.get(), cert.get(), nullptr, nullptr, 0);
+  for (auto [nid, value] : std::initializer_list<std::pair<int, const char*>>{
+           {NID_basic_constraints, "critical,CA:TRUE"},
+           {NID_key_usage, "critical,keyCertSign,cRLSign"},
+           {NID_subject_key_identifier, "hash"},
+           {NID_authority_key_identifier, "keyid:always"}}) {
+    if (auto s = addExtension(cert.get(), &ctx, nid, value); !s.ok()) return s;
+  }
+  if (X509_sign(cert.get(), key, EVP_sha256()) <= 0) {
+    return absl::InternalError(cat("signing the root: ", opensslErrors()));
+  }
+  return cert;
+}
+
+absl::Status initCaDir(const std::string& dir, KeyType root_key_type,
+                       const std::string& trust_domain, SystemTime now) {
+  if (auto s = ensureDir(dir); !s.ok()) return s;
+  auto lock = DirLock::acquire(dir, true);
+  if (!lock.ok()) return lock.status();
+  if (!exists(path(dir, kRootCert))) {
+    std::string subject;
+    if (auto s = writeNewRoot(dir, root_key_type, trust_domain, now, &subject); !s.ok()) return s;
+    REMORA_LOG(Info, "created a self-signed root '%s' in '%s'", subject, dir);
+  }
+  return loadOrCreateTokenKeyLocked(dir).status();
+}
+
+absl::StatusOr<std::unique_ptr<CertificateAuthority>> loadCaDir(const std::string& dir,
+                                                                CaOptions options, SystemTime now,
+                                                                SystemTime* next_change) {
+  auto lock = DirLock::acquire(dir, false);
+  if (!lock.ok()) return lock.status();
+  auto certs = readCertFile(path(dir, kRootCert));
+  if (!certs.ok()) return certs.status();
+  auto key = readKeyFile(path(dir, kRootKey));
+  if (!key.ok()) return key.status();
+  struct stat st {};
+  if (stat(path(dir, kRootKey).c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+    REMORA_LOG(Warn, "'%s' is readable by others (mode %o)", path(dir, kRootKey),
+               st.st_mode & 07777);
+  }
+  std::vector<X509Ptr> others;
+  SystemTime next = SystemTime::max();
+  auto retired_text = readFile(path(dir, kRetiredRoots));
+  if (retired_text.ok()) {
+    auto retired = parseRetiredRoots(*retired_text);
+    if (!retired.ok()) {
+      return absl::InvalidArgumentError(
+          cat("'", path(dir, kRetiredRoots), "': ", retired.status().message()));
+    }
+    for (auto& r : *retired) {
+      if (r.keep_until <= now || notAfter(r.cert.get()) <= now) continue;
+      next = std::min(next, r.keep_until);
+      others.push_back(std::move(r.cert));
+    }
+  } else if (!absl::IsNotFound(retired_text.status())) {
+    return retired_text.status();
+  }
+  if (next_change != nullptr) *next_change = next;
+  return CertificateAuthority::create(std::move(certs->front()), std::move(*key), std::move(others),
+                                      std::move(options), now);
+}
+
+absl::StatusOr<std::string> rotateRoot(const std::string& dir, KeyType key_type,
+                                       const std::string& trust_domain,
+                                       std::chrono::seconds overlap, SystemTime now) {
+  auto lock = DirLock::acquire(dir, true);
+  if (!lock.ok()) return lock.status();
+  auto old = readCertFile(path(dir, kRootCert));
+  if (!old.ok()) return old.status();
+  std::vector<RetiredRoot> retired;
+  auto text = readFile(path(dir, kRetiredRoots));
+  if (text.ok()) {
+    auto parsed = parseRetiredRoots(*text);
+    if (!parsed.ok()) return parsed.status();
+    for (auto& r : *parsed) {
+      if (r.keep_until > now) retired.push_back(std::move(r));
+    }
+  } else if (!absl::IsNotFound(text.status())) {
+    return text.status();
+  }
+  retired.push_back({now + overlap, std::move(old->front())});
+  // The old root joins the retired list before the new root replaces it: a crash in between
+  // leaves the old root both current and retired, which loads fine.
+  if (auto s = writeFileAtomic(path(dir, kRetiredRoots), formatRetiredRoots(retired), 0644);
+      !s.ok()) {
+    return s;
+  }
+  std::string subject;
+  if (auto s = writeNewRoot(dir, key_type, trust_domain, now, &subject); !s.ok()) return s;
+  return subject;
+}
+
+absl::StatusOr<PkeyPtr> loadOrCreateTokenKey(const std::string& dir) {
+  if (auto s = ensureDir(dir); !s.ok()) return s;
+  auto lock = DirLock::acquire(dir, true);
+  if (!lock.ok()) return lock.status();
+  return loadOrCreateTokenKeyLocked(dir);
+}
+
+// --- CaDirectory ---
+
+absl::StatusOr<std::unique_ptr<CaDirectory>> CaDirectory::open(const std::string& dir,
+                                                               CaOptions options,
+                                                               KeyType root_key_type) {
+  SystemTime now = std::chrono::system_clock::now();
+  if (auto s = initCaDir(dir, root_key_type, options.trust_domain, now); !s.ok()) return s;
+  std::unique_ptr<CaDirectory> d(new CaDirectory());
+  d->dir_ = dir;
+  d->options_ = options;
+  d->seen_ = d->fingerprint();
+  auto ca = loadCaDir(dir, options, now, &d->next_change_);
+  if (!ca.ok()) return ca.status();
+  d->ca_ = std::move(*ca);
+  return d;
+}
+
+CaDirectory::Fingerprint CaDirectory::fingerprint() const {
+  Fingerprint f;
+  for (const char* name : {kRootCert, kRootKey, kRetiredRoots}) {
+    struct stat st {};
+    if (stat(path(dir_, name).c_str(), &st) != 0) {
+      f.values.insert(f.values.end(), {-1, -1, -1, -1});
+      continue;
+    }
+    f.values.insert(f.values.end(),
+                    {static_cast<int64_t>(st.st_ino), static_cast<int64_t>(st.st_size),
+                     static_cast<int64_t>(st.st_mtim.tv_sec), st.st_mtim.tv_nsec});
+  }
+  return f;
+}
+
+std::shared_ptr<const CertificateAuthority> CaDirectory::current(SystemTime now) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Fingerprint f = fingerprint();
+  if (f == seen_ && now < next_change_) return ca_;
+  seen_ = f;
+  SystemTime next;
+  auto ca = loadCaDir(dir_, options_, now, &next);
+  if (!ca.ok()) {
+    next_change_ = SystemTime::max();
+    REMORA_LOG(Error, "CA directory '%s' changed but does not load (%s); keeping the CA in force",
+               dir_, ca.status().message());
+    return ca_;
+  }
+  next_change_ = next;
+  ca_ = std::move(*ca);
+  REMORA_LOG(Info, "CA directory '%s' reloaded: signing with '%s', %d root(s) in the bundle", dir_,
+             subjectString(ca_->signer()), ca_->roots().size());
+  return ca_;
+}
+
+}  // namespace remora::certs

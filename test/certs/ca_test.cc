@@ -1,0 +1,446 @@
+// The CA: what a workload certificate contains, how long it lives, what is refused, RSA and
+// operator-provided signers (checked with the openssl CLI too), and root rotation.
+#include "certs/ca.h"
+
+#include <openssl/bn.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+#include <sys/stat.h>
+
+#include <catch2/catch.hpp>
+#include <set>
+
+#include "absl/strings/str_format.h"
+
+#include "test/certs/certs_testing.h"
+
+namespace remora::certs {
+namespace {
+
+using std::chrono::hours;
+using std::chrono::seconds;
+using testing::OperatorCa;
+using testing::run;
+using testing::TempDir;
+
+const SpiffeId kId{"cluster.local", "default", "reviews"};
+
+struct TestCa {
+  PkeyPtr key;
+  std::unique_ptr<CertificateAuthority> ca;
+};
+
+TestCa makeCa(KeyType type = KeyType::EcdsaP256, seconds root_ttl = kRootTtl,
+              CaOptions options = {}) {
+  auto now = std::chrono::system_clock::now();
+  auto key = generateKey(type);
+  REQUIRE(key.ok());
+  auto root = makeRootCertificate(key->get(), "cluster.local", root_ttl, now);
+  REQUIRE(root.ok());
+  auto copy = parsePrivateKeyPem(privateKeyPem(key->get()));
+  auto ca = CertificateAuthority::create(std::move(*root), std::move(*copy), {}, options, now);
+  REQUIRE(ca.ok());
+  return {std::move(*key), std::move(*ca)};
+}
+
+std::string csrFor(const std::string& uri, KeyType type = KeyType::EcdsaP256) {
+  auto key = generateKey(type);
+  REQUIRE(key.ok());
+  auto csr = makeCsrPem(key->get(), uri);
+  REQUIRE(csr.ok());
+  return *csr;
+}
+
+X509Ptr leafOf(const IssuedCertificate& issued) {
+  auto certs = parseCertsPem(issued.cert_chain.front());
+  REQUIRE(certs.ok());
+  return std::move(certs->front());
+}
+
+bool critical(const X509* cert, int nid) {
+  int idx = X509_get_ext_by_NID(cert, nid, -1);
+  return idx >= 0 && X509_EXTENSION_get_critical(X509_get_ext(cert, idx)) == 1;
+}
+
+std::string hex(const ASN1_OCTET_STRING* s) {
+  if (s == nullptr) return "";
+  std::string out;
+  for (int i = 0; i < ASN1_STRING_length(s); ++i) {
+    out += absl::StrFormat("%02x", ASN1_STRING_get0_data(s)[i]);
+  }
+  return out;
+}
+
+double secondsBetween(SystemTime a, SystemTime b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+TEST_CASE("a workload certificate carries the proven SPIFFE ID and nothing else", "[ca]") {
+  TestCa t = makeCa();
+  auto now = std::chrono::system_clock::now();
+  auto issued = t.ca->sign(csrFor(kId.uri()), kId, seconds(0), now);
+  REQUIRE(issued.ok());
+  X509Ptr leaf = leafOf(*issued);
+
+  CHECK(uriSans(leaf.get()) == std::vector<std::string>{kId.uri()});
+  CHECK(X509_NAME_entry_count(X509_get_subject_name(leaf.get())) == 0);
+  CHECK(critical(leaf.get(), NID_subject_alt_name));  // the only name: critical (RFC 5280)
+  CHECK(X509_get_version(leaf.get()) == X509_VERSION_3);
+  // basicConstraints CA:FALSE, critical.
+  CHECK(X509_check_ca(leaf.get()) == 0);
+  CHECK(critical(leaf.get(), NID_basic_constraints));
+  // keyUsage digitalSignature only (an EC key: no keyEncipherment), critical.
+  CHECK((X509_get_extension_flags(leaf.get()) & EXFLAG_KUSAGE) != 0);
+  CHECK(X509_get_key_usage(leaf.get()) == KU_DIGITAL_SIGNATURE);
+  CHECK(critical(leaf.get(), NID_key_usage));
+  // extendedKeyUsage serverAuth + clientAuth.
+  CHECK(X509_get_extended_key_usage(leaf.get()) == (XKU_SSL_SERVER | XKU_SSL_CLIENT));
+  // Key identifiers: the leaf's own, and the root's as the authority's.
+  CHECK(hex(X509_get0_subject_key_id(leaf.get())).size() == 40);
+  CHECK(hex(X509_get0_authority_key_id(leaf.get())) ==
+        hex(X509_get0_subject_key_id(const_cast<X509*>(t.ca->signer()))));
+  // Chain: leaf, then the root (last).
+  REQUIRE(issued->cert_chain.size() == 2);
+  CHECK(issued->cert_chain[1] == certPem(t.ca->signer()));
+  CHECK(verifyChain(leaf.get(), {}, t.ca->roots(), now).ok());
+  CHECK(issued->serial_hex == serialHex(leaf.get()));
+}
+
+TEST_CASE("the CSR's other names and subject are ignored, and a CSR without SANs is fine", "[ca]") {
+  TempDir tmp;
+  TestCa t = makeCa();
+  std::string out;
+  int rc = run(
+      {"openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+       "-keyout", tmp.file("k.pem"), "-out", tmp.file("csr.pem"), "-subj", "/O=evil/CN=admin",
+       "-addext", "subjectAltName=URI:" + kId.uri() + ",DNS:evil.example.com,IP:10.0.0.1"},
+      &out);
+  INFO(out);
+  REQUIRE(rc == 0);
+  auto now = std::chrono::system_clock::now();
+  auto issued = t.ca->sign(testing::slurp(tmp.file("csr.pem")), kId, seconds(0), now);
+  REQUIRE(issued.ok());
+  X509Ptr leaf = leafOf(*issued);
+  CHECK(X509_NAME_entry_count(X509_get_subject_name(leaf.get())) == 0);
+  auto* names = static_cast<GENERAL_NAMES*>(
+      X509_get_ext_d2i(leaf.get(), NID_subject_alt_name, nullptr, nullptr));
+  REQUIRE(names != nullptr);
+  CHECK(sk_GENERAL_NAME_num(names) == 1);  // no DNS, no IP
+  GENERAL_NAMES_free(names);
+  CHECK(uriSans(leaf.get()) == std::vector<std::string>{kId.uri()});
+
+  // No SAN at all: the credential alone decides.
+  rc = run({"openssl", "req", "-new", "-key", tmp.file("k.pem"), "-out", tmp.file("plain.pem"),
+            "-subj", "/CN=whatever"},
+           &out);
+  REQUIRE(rc == 0);
+  auto plain = t.ca->sign(testing::slurp(tmp.file("plain.pem")), kId, seconds(0), now);
+  REQUIRE(plain.ok());
+  CHECK(uriSans(leafOf(*plain).get()) == std::vector<std::string>{kId.uri()});
+}
+
+TEST_CASE("a CSR asking for another identity is PermissionDenied", "[ca]") {
+  TestCa t = makeCa();
+  auto now = std::chrono::system_clock::now();
+  for (const std::string& asked : {std::string("spiffe://cluster.local/ns/default/sa/admin"),
+                                   std::string("spiffe://cluster.local/ns/kube-system/sa/reviews"),
+                                   std::string("spiffe://other.domain/ns/default/sa/reviews")}) {
+    INFO(asked);
+    auto r = t.ca->sign(csrFor(asked), kId, seconds(0), now);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.status().code() == absl::StatusCode::kPermissionDenied);
+    CHECK_THAT(std::string(r.status().message()), Catch::Contains(asked));
+  }
+}
+
+TEST_CASE("malformed CSRs, forged CSR signatures and weak keys are InvalidArgument", "[ca]") {
+  TestCa t = makeCa();
+  auto now = std::chrono::system_clock::now();
+  auto expect = [&](const std::string& csr, const std::string& why) {
+    auto r = t.ca->sign(csr, kId, seconds(0), now);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.status().code() == absl::StatusCode::kInvalidArgument);
+    CHECK_THAT(std::string(r.status().message()), Catch::Contains(why));
+  };
+  expect("", "not one PEM CERTIFICATE REQUEST");
+  expect("hello", "not one PEM CERTIFICATE REQUEST");
+  expect(certPem(t.ca->signer()), "not one PEM CERTIFICATE REQUEST");
+  std::string good = csrFor(kId.uri());
+  expect(good + good, "not one PEM CERTIFICATE REQUEST");
+  expect("-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n",
+         "does not parse");
+
+  // A CSR whose public key was swapped after signing: it proves no possession of the key.
+  auto other = generateKey(KeyType::EcdsaP256);
+  auto csr = parseCsrPem(good);
+  REQUIRE(csr.ok());
+  X509_REQ_set_pubkey(csr->get(), other->get());
+  BIO* bio = BIO_new(BIO_s_mem());
+  i2d_X509_REQ_bio(bio, csr->get());  // re-encoded with the old signature
+  BIO* pem = BIO_new(BIO_s_mem());
+  char* der = nullptr;
+  long len = BIO_get_mem_data(bio, &der);
+  PEM_write_bio(pem, "CERTIFICATE REQUEST", "", reinterpret_cast<unsigned char*>(der), len);
+  char* text = nullptr;
+  long text_len = BIO_get_mem_data(pem, &text);
+  std::string forged(text, static_cast<size_t>(text_len));
+  BIO_free(bio);
+  BIO_free(pem);
+  expect(forged, "signature does not verify");
+
+  // RSA 1024 is too weak.
+  EVP_PKEY* weak = EVP_RSA_gen(static_cast<unsigned>(1024));
+  REQUIRE(weak != nullptr);
+  auto weak_csr = makeCsrPem(weak, kId.uri());
+  EVP_PKEY_free(weak);
+  REQUIRE(weak_csr.ok());
+  expect(*weak_csr, "RSA 1024 is not supported");
+}
+
+TEST_CASE("validity: 24 h by default, as requested, capped by the maximum and the signer", "[ca]") {
+  CaOptions options;
+  options.max_ttl = hours(48);
+  TestCa t = makeCa(KeyType::EcdsaP256, kRootTtl, options);
+  auto now = std::chrono::system_clock::now();
+  std::string csr = csrFor(kId.uri());
+
+  auto def = t.ca->sign(csr, kId, seconds(0), now);
+  REQUIRE(def.ok());
+  CHECK(secondsBetween(def->not_before, now) == Approx(60).margin(1.01));  // backdated 1 min
+  CHECK(secondsBetween(now, def->not_after) == Approx(24 * 3600).margin(1.01));
+  X509Ptr leaf = leafOf(*def);
+  CHECK(notAfter(leaf.get()) == def->not_after);
+
+  auto hour = t.ca->sign(csr, kId, seconds(3600), now);
+  REQUIRE(hour.ok());
+  CHECK(secondsBetween(now, hour->not_after) == Approx(3600).margin(1.01));
+
+  auto year = t.ca->sign(csr, kId, hours(24 * 365), now);
+  REQUIRE(year.ok());
+  CHECK(secondsBetween(now, year->not_after) == Approx(48 * 3600).margin(1.01));
+
+  // A root that ends in two hours: no leaf outlives it.
+  TestCa short_root = makeCa(KeyType::EcdsaP256, hours(2));
+  auto capped = short_root.ca->sign(csr, kId, hours(24), now);
+  REQUIRE(capped.ok());
+  CHECK(capped->not_after == notAfter(short_root.ca->signer()));
+  CHECK(secondsBetween(now, capped->not_after) == Approx(2 * 3600).margin(1.01));
+  // And one that has ended signs nothing.
+  auto late = short_root.ca->sign(csr, kId, hours(1), now + hours(3));
+  CHECK(late.status().code() == absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_CASE("serial numbers are random 128-bit values, unique", "[ca]") {
+  TestCa t = makeCa();
+  auto now = std::chrono::system_clock::now();
+  std::string csr = csrFor(kId.uri());
+  std::set<std::string> serials;
+  int max_bits = 0;
+  for (int i = 0; i < 200; ++i) {
+    auto issued = t.ca->sign(csr, kId, seconds(0), now);
+    REQUIRE(issued.ok());
+    X509Ptr leaf = leafOf(*issued);
+    BIGNUM* bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(leaf.get()), nullptr);
+    CHECK(BN_is_negative(bn) == 0);
+    CHECK(BN_num_bits(bn) <= 128);
+    max_bits = std::max(max_bits, BN_num_bits(bn));
+    BN_free(bn);
+    serials.insert(issued->serial_hex);
+  }
+  CHECK(serials.size() == 200);
+  CHECK(max_bits >= 126);  // 200 random 128-bit values: the largest has its top bits set
+}
+
+TEST_CASE("an RSA root signs, and RSA leaf keys get keyEncipherment", "[ca]") {
+  TempDir tmp;
+  std::string dir = tmp.file("ca");
+  auto now = std::chrono::system_clock::now();
+  REQUIRE(initCaDir(dir, KeyType::Rsa2048, "cluster.local", now).ok());
+  auto ca = loadCaDir(dir, {}, now);
+  REQUIRE(ca.ok());
+  auto root_key = parsePrivateKeyPem(testing::slurp(dir + "/root-key.pem"));
+  REQUIRE(root_key.ok());
+  CHECK(describeKey(root_key->get()) == "RSA 2048");
+
+  auto ec = (*ca)->sign(csrFor(kId.uri()), kId, seconds(0), now);
+  REQUIRE(ec.ok());
+  CHECK(X509_get_key_usage(leafOf(*ec).get()) == KU_DIGITAL_SIGNATURE);
+  auto rsa = (*ca)->sign(csrFor(kId.uri(), KeyType::Rsa2048), kId, seconds(0), now);
+  REQUIRE(rsa.ok());
+  X509Ptr leaf = leafOf(*rsa);
+  CHECK(X509_get_key_usage(leaf.get()) == (KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT));
+  CHECK(X509_get_signature_nid(leaf.get()) == NID_sha256WithRSAEncryption);
+
+  tmp.write("leaf.pem", rsa->cert_chain[0]);
+  std::string out;
+  int rc = run({"openssl", "verify", "-purpose", "sslserver", "-CAfile", dir + "/root-cert.pem",
+                tmp.file("leaf.pem")},
+               &out);
+  INFO(out);
+  CHECK(rc == 0);
+}
+
+TEST_CASE("an operator's intermediate signs and openssl verify accepts the chain", "[ca]") {
+  TempDir tmp;
+  OperatorCa op(tmp);
+  auto now = std::chrono::system_clock::now();
+  auto ca = CertificateAuthority::fromFiles(tmp.file("inter.pem"), tmp.file("inter.key"),
+                                            tmp.file("root.pem"), {}, now);
+  INFO(ca.status().ToString());
+  REQUIRE(ca.ok());
+  auto issued = (*ca)->sign(csrFor(kId.uri()), kId, hours(24 * 30), now);
+  REQUIRE(issued.ok());
+  // leaf, intermediate, root.
+  REQUIRE(issued->cert_chain.size() == 3);
+  CHECK(issued->cert_chain[1] ==
+        certPem(parseCertsPem(testing::slurp(tmp.file("inter.pem")))->front().get()));
+  CHECK(issued->cert_chain[2] ==
+        certPem(parseCertsPem(testing::slurp(tmp.file("root.pem")))->front().get()));
+  // Capped by the intermediate's notAfter (2 days), not the 30 days asked for.
+  CHECK(secondsBetween(now, issued->not_after) < 2 * 86400 + 5);
+  CHECK(secondsBetween(now, issued->not_after) > 2 * 86400 - 120);
+
+  tmp.write("leaf.pem", issued->cert_chain[0]);
+  tmp.write("untrusted.pem", issued->cert_chain[1]);
+  tmp.write("bundle.pem", (*ca)->trustBundlePem());
+  std::string out;
+  for (const char* purpose : {"sslserver", "sslclient"}) {
+    int rc = run({"openssl", "verify", "-purpose", purpose, "-CAfile", tmp.file("bundle.pem"),
+                  "-untrusted", tmp.file("untrusted.pem"), tmp.file("leaf.pem")},
+                 &out);
+    INFO(out);
+    CHECK(rc == 0);
+    CHECK_THAT(out, Catch::Contains("leaf.pem: OK"));
+  }
+  // Without the intermediate the leaf does not verify: the check above means something.
+  int rc = run({"openssl", "verify", "-CAfile", tmp.file("root.pem"), tmp.file("leaf.pem")}, &out);
+  CHECK(rc != 0);
+}
+
+TEST_CASE("operator CA files are checked: key, CA bit, a root at the end", "[ca]") {
+  TempDir tmp;
+  OperatorCa op(tmp);
+  auto now = std::chrono::system_clock::now();
+  auto wrong_key = CertificateAuthority::fromFiles(tmp.file("inter.pem"), tmp.file("root.key"),
+                                                   tmp.file("root.pem"), {}, now);
+  CHECK_THAT(std::string(wrong_key.status().message()), Catch::Contains("does not match"));
+  auto no_root =
+      CertificateAuthority::fromFiles(tmp.file("inter.pem"), tmp.file("inter.key"), "", {}, now);
+  CHECK_THAT(std::string(no_root.status().message()), Catch::Contains("self-signed root"));
+  // The root alone, no chain file: fine.
+  auto root_only =
+      CertificateAuthority::fromFiles(tmp.file("root.pem"), tmp.file("root.key"), "", {}, now);
+  CHECK(root_only.ok());
+  // A workload certificate is not a CA.
+  auto issued = (*root_only)->sign(csrFor(kId.uri()), kId, seconds(0), now);
+  REQUIRE(issued.ok());
+  tmp.write("leaf.pem", issued->cert_chain[0]);
+  auto leaf_key = generateKey(KeyType::EcdsaP256);
+  tmp.write("leaf.key", privateKeyPem(leaf_key->get()));
+  auto not_ca = CertificateAuthority::fromFiles(tmp.file("leaf.pem"), tmp.file("leaf.key"),
+                                                tmp.file("root.pem"), {}, now);
+  CHECK_FALSE(not_ca.ok());
+  // An intermediate from another root does not verify to the given root.
+  TempDir other_tmp;
+  OperatorCa other(other_tmp);
+  auto foreign = CertificateAuthority::fromFiles(
+      other_tmp.file("inter.pem"), other_tmp.file("inter.key"), tmp.file("root.pem"), {}, now);
+  CHECK_THAT(std::string(foreign.status().message()), Catch::Contains("does not verify to a root"));
+}
+
+TEST_CASE("CA directory: created 0700 with 0600 keys, and the same root after a restart", "[ca]") {
+  TempDir tmp;
+  std::string dir = tmp.file("ca");
+  auto now = std::chrono::system_clock::now();
+  REQUIRE(initCaDir(dir, KeyType::EcdsaP256, "cluster.local", now).ok());
+  auto mode = [](const std::string& p) {
+    struct stat st {};
+    stat(p.c_str(), &st);
+    return st.st_mode & 0777;
+  };
+  CHECK(mode(dir) == 0700);
+  CHECK(mode(dir + "/root-key.pem") == 0600);
+  CHECK(mode(dir + "/token-key.pem") == 0600);
+  auto first = loadCaDir(dir, {}, now);
+  REQUIRE(first.ok());
+  std::string serial = serialHex((*first)->signer());
+  REQUIRE(initCaDir(dir, KeyType::EcdsaP256, "cluster.local", now).ok());
+  auto second = loadCaDir(dir, {}, now);
+  REQUIRE(second.ok());
+  CHECK(serialHex((*second)->signer()) == serial);
+  CHECK_THAT(subjectString((*second)->signer()), Catch::Contains("O=cluster.local"));
+  CHECK(isSelfSigned((*second)->signer()));
+}
+
+TEST_CASE("root rotation: old and new leaves both verify against the overlap bundle", "[ca]") {
+  TempDir tmp;
+  std::string dir = tmp.file("ca");
+  auto now = std::chrono::system_clock::now();
+  REQUIRE(initCaDir(dir, KeyType::EcdsaP256, "cluster.local", now).ok());
+  auto directory = CaDirectory::open(dir, {}, KeyType::EcdsaP256);
+  REQUIRE(directory.ok());
+  auto old_ca = (*directory)->current(now);
+  auto old_leaf = old_ca->sign(csrFor(kId.uri()), kId, seconds(0), now);
+  REQUIRE(old_leaf.ok());
+  std::string old_root = certPem(old_ca->signer());
+
+  auto subject = rotateRoot(dir, KeyType::EcdsaP256, "cluster.local", hours(48), now);
+  REQUIRE(subject.ok());
+  // The server's CaDirectory notices the new files on its next use.
+  auto new_ca = (*directory)->current(now);
+  REQUIRE(new_ca != old_ca);
+  CHECK(serialHex(new_ca->signer()) != serialHex(old_ca->signer()));
+  REQUIRE(new_ca->roots().size() == 2);
+  auto new_leaf = new_ca->sign(csrFor(kId.uri()), kId, seconds(0), now);
+  REQUIRE(new_leaf.ok());
+  // The newest root signs and is last in the chain; the old one is in it too.
+  CHECK(new_leaf->cert_chain.back() == certPem(new_ca->signer()));
+  CHECK(new_leaf->cert_chain.size() == 3);
+  CHECK(new_leaf->cert_chain[1] == old_root);
+
+  X509Ptr a = leafOf(*old_leaf), b = leafOf(*new_leaf);
+  CHECK(verifyChain(a.get(), {}, new_ca->roots(), now).ok());
+  CHECK(verifyChain(b.get(), {}, new_ca->roots(), now).ok());
+  // The old root alone does not verify the new leaf: the bundle is what makes it work.
+  CHECK_FALSE(verifyChain(b.get(), {}, old_ca->roots(), now).ok());
+
+  tmp.write("old.pem", old_leaf->cert_chain[0]);
+  tmp.write("new.pem", new_leaf->cert_chain[0]);
+  tmp.write("bundle.pem", new_ca->trustBundlePem());
+  std::string out;
+  int rc = run({"openssl", "verify", "-CAfile", tmp.file("bundle.pem"), tmp.file("old.pem"),
+                tmp.file("new.pem")},
+               &out);
+  INFO(out);
+  CHECK(rc == 0);
+
+  // After the overlap the old root leaves the bundle, and its leaves stop verifying.
+  auto later = now + hours(49);
+  auto after = (*directory)->current(later);
+  REQUIRE(after->roots().size() == 1);
+  CHECK(serialHex(after->signer()) == serialHex(new_ca->signer()));
+  CHECK_FALSE(verifyChain(a.get(), {}, after->roots(), now).ok());
+}
+
+TEST_CASE("rotating twice keeps every root still in its overlap", "[ca]") {
+  TempDir tmp;
+  std::string dir = tmp.file("ca");
+  auto now = std::chrono::system_clock::now();
+  REQUIRE(initCaDir(dir, KeyType::EcdsaP256, "cluster.local", now).ok());
+  REQUIRE(rotateRoot(dir, KeyType::EcdsaP256, "cluster.local", hours(10), now).ok());
+  REQUIRE(rotateRoot(dir, KeyType::Rsa2048, "cluster.local", hours(20), now + hours(1)).ok());
+  SystemTime next;
+  auto ca = loadCaDir(dir, {}, now + hours(2), &next);
+  REQUIRE(ca.ok());
+  CHECK((*ca)->roots().size() == 3);
+  CHECK(next == std::chrono::system_clock::from_time_t(
+                    std::chrono::system_clock::to_time_t(now + hours(10))));
+  auto later = loadCaDir(dir, {}, now + hours(12));
+  REQUIRE(later.ok());
+  CHECK((*later)->roots().size() == 2);
+  auto key = parsePrivateKeyPem(testing::slurp(dir + "/root-key.pem"));
+  CHECK(isRsa(key->get()));
+}
+
+}  // namespace
+}  // namespace remora::certs
