@@ -1,5 +1,7 @@
 // remora-control: serves Envoy-format resources from a watched directory over ADS (state of
-// the world and incremental) to remora, Envoy, or any xDS client.
+// the world and incremental) to remora, Envoy, or any xDS client, and (with a CA configured)
+// signs workload certificates over Istio's CreateCertificate. Subcommands manage the CA
+// directory: `issue-token` mints a bootstrap token, `ca rotate-root` replaces the root.
 #include <grpcpp/grpcpp.h>
 #include <uv.h>
 
@@ -7,6 +9,8 @@
 #include <cstdio>
 #include <fstream>
 
+#include "certs/ca.h"
+#include "certs/token.h"
 #include "proxy/admin/http_server.h"
 #include "proxy/common/flags.h"
 #include "proxy/common/log.h"
@@ -15,11 +19,15 @@
 #include "proxy/stats/exposition.h"
 #include "xds/common/load.h"
 #include "xds/server/ads_service.h"
+#include "xds/server/ca_service.h"
 #include "xds/server/file_source.h"
 
 namespace {
 
 const char* kUsage = R"(usage: remora-control --config-dir DIR [flags]
+       remora-control issue-token --ca-dir DIR --namespace NS --service-account SA [--ttl DUR]
+       remora-control ca rotate-root --ca-dir DIR [--overlap DUR] [--ca-key-type ecdsa|rsa]
+                                     [--trust-domain TD]
 
 Serves the Envoy v3 resources in DIR over ADS (gRPC). Each YAML or JSON document in DIR/*.yaml
 is one resource with its "@type" (Listener, Cluster, ClusterLoadAssignment, RouteConfiguration,
@@ -32,17 +40,141 @@ as the files settle.
   --debounce DUR        quiet time after a change before reloading (default 5ms; a burst is
                         applied within 100ms of its first change)
   --admin-address ADDR  /stats and /stats/prometheus (default 127.0.0.1:15011, "" disables)
+  --admin-port-file FILE  write the admin server's bound port here
   --log-level LEVEL     trace, debug, info, warning, error (default info)
+
+Certificate authority (Istio's istio.v1.auth.IstioCertificateService on the gRPC port; off
+unless --ca-dir or --ca-cert is given):
+  --ca-dir DIR          CA directory: a self-signed root is created here on first start (0700,
+                        keys 0600), and the key that signs bootstrap tokens
+  --ca-key-type TYPE    key of a root created here: ecdsa (P-256, default) or rsa (2048)
+  --ca-cert FILE        an operator's root or intermediate CA certificate that signs instead
+  --ca-key FILE         its private key (PEM)
+  --ca-chain FILE       the certificates above it, up to and including the root
+  --trust-domain TD     SPIFFE trust domain of issued IDs (default cluster.local)
+  --cert-ttl DUR        lifetime when a request asks for none (default 24h)
+  --max-cert-ttl DUR    longest lifetime issued (default 2160h, 90 days)
+  --k8s-token-keys FILE accept Kubernetes service-account tokens verified with these PEM public
+                        keys (the API server's --service-account-key-file)
+  --k8s-token-issuer ISS  their required issuer (required with --k8s-token-keys)
+  --k8s-token-audience AUD  their required audience (default istio-ca)
+
+issue-token prints a bootstrap token (ES256, signed with DIR's token key) that proves NS/SA to
+this CA, valid for --ttl (default 24h). ca rotate-root makes a new root that signs from now on;
+the old root stays in the trust bundle for --overlap (default 168h; make it longer than the
+longest certificate the old root signed). A running remora-control picks the change up on its
+next request.
 )";
 
 uv_loop_t* g_loop = nullptr;
+
+int usageError(const std::string& message) {
+  std::fprintf(stderr, "remora-control: %s\n\n%s", message.c_str(), kUsage);
+  return 2;
+}
+
+// A duration flag in whole seconds, at least one.
+bool parseSeconds(std::string_view flag, std::string_view value, std::chrono::seconds* out) {
+  auto d = remora::server::parseDuration(value);
+  if (!d.ok() || *d < std::chrono::seconds(1)) {
+    std::fprintf(stderr, "remora-control: --%s: '%s' is not a duration of at least 1s\n",
+                 std::string(flag).c_str(), std::string(value).c_str());
+    return false;
+  }
+  *out = std::chrono::duration_cast<std::chrono::seconds>(*d);
+  return true;
+}
+
+// remora-control issue-token --ca-dir DIR --namespace NS --service-account SA [--ttl DUR]
+int issueToken(int argc, char** argv) {
+  using namespace remora;
+  auto flags = splitFlags(argc, argv, {"help"});
+  if (!flags.ok()) return usageError(std::string(flags.status().message()));
+  std::string dir, ns, sa;
+  std::chrono::seconds ttl = std::chrono::hours(24);
+  for (const auto& [flag, value] : *flags) {
+    if (flag == "ca-dir") {
+      dir = value;
+    } else if (flag == "namespace") {
+      ns = value;
+    } else if (flag == "service-account") {
+      sa = value;
+    } else if (flag == "ttl") {
+      if (!parseSeconds(flag, value, &ttl)) return 2;
+    } else {
+      return usageError(cat("issue-token: unknown flag --", flag));
+    }
+  }
+  if (dir.empty() || ns.empty() || sa.empty()) {
+    return usageError("issue-token needs --ca-dir, --namespace and --service-account");
+  }
+  auto key = certs::loadOrCreateTokenKey(dir);
+  if (!key.ok()) {
+    std::fprintf(stderr, "remora-control: %s\n", std::string(key.status().message()).c_str());
+    return 1;
+  }
+  auto token = certs::mintBootstrapToken(key->get(), ns, sa, ttl, std::chrono::system_clock::now());
+  if (!token.ok()) {
+    std::fprintf(stderr, "remora-control: %s\n", std::string(token.status().message()).c_str());
+    return 1;
+  }
+  std::printf("%s\n", token->c_str());
+  return 0;
+}
+
+// remora-control ca rotate-root --ca-dir DIR [--overlap DUR] [--ca-key-type T] [--trust-domain]
+int caCommand(int argc, char** argv) {
+  using namespace remora;
+  if (argc < 2 || std::string_view(argv[1]) != "rotate-root") {
+    return usageError("ca: the only subcommand is rotate-root");
+  }
+  auto flags = splitFlags(argc - 1, argv + 1, {"help"});
+  if (!flags.ok()) return usageError(std::string(flags.status().message()));
+  std::string dir, trust_domain = "cluster.local";
+  std::chrono::seconds overlap = std::chrono::hours(168);
+  certs::KeyType key_type = certs::KeyType::EcdsaP256;
+  for (const auto& [flag, value] : *flags) {
+    if (flag == "ca-dir") {
+      dir = value;
+    } else if (flag == "overlap") {
+      if (!parseSeconds(flag, value, &overlap)) return 2;
+    } else if (flag == "trust-domain") {
+      trust_domain = value;
+    } else if (flag == "ca-key-type") {
+      auto t = certs::parseKeyType(value);
+      if (!t.ok()) return usageError(std::string(t.status().message()));
+      key_type = *t;
+    } else {
+      return usageError(cat("ca rotate-root: unknown flag --", flag));
+    }
+  }
+  if (dir.empty()) return usageError("ca rotate-root needs --ca-dir");
+  auto now = std::chrono::system_clock::now();
+  auto subject = certs::rotateRoot(dir, key_type, trust_domain, overlap, now);
+  if (!subject.ok()) {
+    std::fprintf(stderr, "remora-control: %s\n", std::string(subject.status().message()).c_str());
+    return 1;
+  }
+  std::printf(
+      "new root '%s' signs from now on; the previous root stays in the trust bundle for %llds\n",
+      subject->c_str(), static_cast<long long>(overlap.count()));
+  return 0;
+}
 
 }  // namespace
 
 int main(int argc, char** argv) {
   using namespace remora;
+  if (argc > 1 && std::string_view(argv[1]) == "issue-token") return issueToken(argc - 1, argv + 1);
+  if (argc > 1 && std::string_view(argv[1]) == "ca") return caCommand(argc - 1, argv + 1);
   std::string dir, listen = "0.0.0.0:15010", port_file, admin_address = "127.0.0.1:15011";
+  std::string admin_port_file;
   config::Duration debounce{5};
+  // Certificate authority.
+  std::string ca_dir, ca_cert, ca_key, ca_chain, k8s_keys, k8s_issuer, k8s_audience = "istio-ca";
+  bool k8s_audience_set = false;
+  certs::CaOptions ca_options;
+  certs::KeyType ca_key_type = certs::KeyType::EcdsaP256;
   auto flags = splitFlags(argc, argv, {"help"});
   if (!flags.ok()) {
     std::fprintf(stderr, "remora-control: %s\n\n%s", std::string(flags.status().message()).c_str(),
@@ -61,6 +193,36 @@ int main(int argc, char** argv) {
       admin_address = value;
     } else if (flag == "port-file") {
       port_file = value;
+    } else if (flag == "admin-port-file") {
+      admin_port_file = value;
+    } else if (flag == "ca-dir") {
+      ca_dir = value;
+    } else if (flag == "ca-cert") {
+      ca_cert = value;
+    } else if (flag == "ca-key") {
+      ca_key = value;
+    } else if (flag == "ca-chain") {
+      ca_chain = value;
+    } else if (flag == "ca-key-type") {
+      auto t = certs::parseKeyType(value);
+      if (!t.ok()) return usageError(cat("--ca-key-type: ", t.status().message()));
+      ca_key_type = *t;
+    } else if (flag == "trust-domain") {
+      if (auto id = certs::parseSpiffeId(cat("spiffe://", value, "/ns/a/sa/b")); !id.ok()) {
+        return usageError(cat("--trust-domain '", value, "' is not a valid trust domain"));
+      }
+      ca_options.trust_domain = value;
+    } else if (flag == "cert-ttl") {
+      if (!parseSeconds(flag, value, &ca_options.default_ttl)) return 2;
+    } else if (flag == "max-cert-ttl") {
+      if (!parseSeconds(flag, value, &ca_options.max_ttl)) return 2;
+    } else if (flag == "k8s-token-keys") {
+      k8s_keys = value;
+    } else if (flag == "k8s-token-issuer") {
+      k8s_issuer = value;
+    } else if (flag == "k8s-token-audience") {
+      k8s_audience = value;
+      k8s_audience_set = true;
     } else if (flag == "debounce") {
       auto d = server::parseDuration(value);
       if (!d.ok()) {
@@ -87,7 +249,76 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "remora-control: --config-dir is required\n\n%s", kUsage);
     return 2;
   }
+  if (ca_options.default_ttl > ca_options.max_ttl) {
+    return usageError("--cert-ttl is longer than --max-cert-ttl");
+  }
+  if (ca_cert.empty() != ca_key.empty()) return usageError("--ca-cert and --ca-key go together");
+  if (!ca_chain.empty() && ca_cert.empty()) return usageError("--ca-chain needs --ca-cert");
+  if (k8s_keys.empty() && (!k8s_issuer.empty() || k8s_audience_set)) {
+    return usageError("--k8s-token-issuer and --k8s-token-audience need --k8s-token-keys");
+  }
+  if (!k8s_keys.empty() && k8s_issuer.empty()) {
+    return usageError("--k8s-token-keys needs --k8s-token-issuer");
+  }
+  bool ca_on = !ca_dir.empty() || !ca_cert.empty();
+  if (!ca_on && !k8s_keys.empty())
+    return usageError("--k8s-token-keys needs --ca-dir or --ca-cert");
+  if (ca_on && ca_dir.empty() && k8s_keys.empty()) {
+    return usageError(
+        "the CA needs a credential to accept: --ca-dir (bootstrap tokens) or --k8s-token-keys");
+  }
   std::signal(SIGPIPE, SIG_IGN);
+
+  // The CA: an operator's certificate, or the CA directory's own root. Bootstrap tokens are
+  // verified with the directory's token key; Kubernetes tokens with the operator's keys.
+  std::unique_ptr<remora::xds::CaService> ca_service;
+  std::unique_ptr<certs::CaDirectory> ca_directory;
+  if (ca_on) {
+    remora::xds::CaService::CaFn ca_fn;
+    auto now = std::chrono::system_clock::now();
+    if (!ca_cert.empty()) {
+      auto ca = certs::CertificateAuthority::fromFiles(ca_cert, ca_key, ca_chain, ca_options, now);
+      if (!ca.ok()) {
+        REMORA_LOG(Error, "CA: %s", ca.status().message());
+        return 1;
+      }
+      std::shared_ptr<const certs::CertificateAuthority> fixed = std::move(*ca);
+      ca_fn = [fixed] { return fixed; };
+      REMORA_LOG(Info, "CA: signing with the operator's '%s'",
+                 certs::subjectString(fixed->signer()));
+    } else {
+      auto d = certs::CaDirectory::open(ca_dir, ca_options, ca_key_type);
+      if (!d.ok()) {
+        REMORA_LOG(Error, "CA: %s", d.status().message());
+        return 1;
+      }
+      ca_directory = std::move(*d);
+      ca_fn = [d = ca_directory.get()] { return d->current(std::chrono::system_clock::now()); };
+      REMORA_LOG(Info, "CA: signing with the root in '%s'", ca_dir);
+    }
+    certs::PkeyPtr token_key;
+    if (!ca_dir.empty()) {
+      auto key = certs::loadOrCreateTokenKey(ca_dir);
+      if (!key.ok()) {
+        REMORA_LOG(Error, "CA: %s", key.status().message());
+        return 1;
+      }
+      token_key = std::move(*key);
+    }
+    std::optional<certs::KubernetesTokenConfig> k8s;
+    if (!k8s_keys.empty()) {
+      auto cfg = certs::loadKubernetesTokenConfig(k8s_keys, k8s_issuer, k8s_audience);
+      if (!cfg.ok()) {
+        REMORA_LOG(Error, "--k8s-token-keys: %s", cfg.status().message());
+        return 1;
+      }
+      REMORA_LOG(Info, "CA: accepting Kubernetes tokens from '%s' for audience '%s' (%d keys)",
+                 k8s_issuer, k8s_audience, cfg->keys.size());
+      k8s = std::move(*cfg);
+    }
+    ca_service = std::make_unique<remora::xds::CaService>(
+        std::move(ca_fn), certs::TokenVerifier(std::move(token_key), std::move(k8s)));
+  }
 
   // YAML files are converted by a long-lived helper process, started now while we are small.
   remora::xds::useYamlHelper();
@@ -101,6 +332,7 @@ int main(int argc, char** argv) {
   int port = 0;
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
   service.registerWith(builder);
+  if (ca_service) builder.RegisterService(ca_service.get());
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
   builder.SetMaxReceiveMessageSize(4 << 20);
@@ -110,7 +342,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   service.start();
-  REMORA_LOG(Info, "remora-control serving ADS on %s (port %d) from %s", listen, port, dir);
+  REMORA_LOG(Info, "remora-control serving ADS%s on %s (port %d) from %s",
+             ca_service ? " and CreateCertificate" : "", listen, port, dir);
   if (!port_file.empty()) std::ofstream(port_file) << port << "\n";
 
   event::EventLoop loop("main");
@@ -138,6 +371,26 @@ int main(int argc, char** argv) {
        static_cast<int64_t>(source.reloadErrors())});
   });
   store.add(scope);
+  std::shared_ptr<stats::Scope> ca_scope;  // the store holds scopes weakly
+  if (ca_service) {
+    const auto& cs = ca_service->stats();
+    ca_scope = std::make_shared<stats::CallbackScope>(
+        "control_plane.ca.", "control_plane_ca", [&cs](const stats::StatVisitor& v) {
+          auto counter = [&](const char* name, const char* help, uint64_t value) {
+            v({name, stats::Kind::Counter, help, static_cast<int64_t>(value)});
+          };
+          counter("csr_requests", "CreateCertificate calls", cs.csr_requests.load());
+          counter("certs_issued", "Certificates signed", cs.issued.load());
+          counter("denied_unauthenticated", "Calls without a valid token",
+                  cs.denied_unauthenticated.load());
+          counter("denied_identity", "CSRs asking for an identity the token does not prove",
+                  cs.denied_identity.load());
+          counter("denied_invalid_csr", "Malformed CSRs, bad CSR signatures, unsupported keys",
+                  cs.denied_invalid_csr.load());
+          counter("sign_errors", "Requests the CA could not sign", cs.errors.load());
+        });
+    store.add(ca_scope);
+  }
   std::unique_ptr<admin::HttpServer> admin_server;
   if (!admin_address.empty()) {
     auto addr = net::Address::parse(admin_address);
@@ -162,6 +415,9 @@ int main(int argc, char** argv) {
     if (auto s = admin_server->listen(*addr); !s.ok()) {
       REMORA_LOG(Error, "%s", s.message());
       return 1;
+    }
+    if (!admin_port_file.empty()) {
+      std::ofstream(admin_port_file) << admin_server->address().port() << "\n";
     }
   }
 
