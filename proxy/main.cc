@@ -4,16 +4,21 @@
 #include <csignal>
 #include <cstdio>
 
+#include "certs/identity_provider.h"
+#include "certs/spiffe.h"
 #include "envoy/config/bootstrap/v3/bootstrap.pb.h"
 #include "filters/registry.h"
 #include "proxy/common/log.h"
+#include "proxy/common/strings.h"
 #include "proxy/net/socket.h"
 #include "proxy/server/options.h"
 #include "proxy/server/server.h"
 #include "xds/client/config_dump.h"
+#include "xds/client/config_state.h"
 #include "xds/client/xds_client.h"
 #include "xds/common/load.h"
 #include "xds/translate/bootstrap.h"
+#include "xds/translate/tls.h"
 #include "xds/translate/validate.h"
 
 namespace {
@@ -106,9 +111,51 @@ int main(int argc, char** argv) {
     xds = std::make_unique<remora::xds::XdsClient>(
         *bootstrap->ads, bootstrap->node, initial, server.mainLoop(),
         [&server](const config::ProxyConfig& c) { return server.applyConfig(c); }, server.stats());
-    server.setInitializedCheck([&xds] { return xds->initialized(); });
-    server.setOnStop([&xds] { xds->stop(); });
   }
+  // Without xDS, the static configuration is re-assembled whenever the local identity
+  // changes (contexts naming "default"/"ROOTCA" join once the first certificate is here).
+  remora::xds::ConfigState static_state(initial);
+  std::unique_ptr<certs::IdentityProvider> identity;
+  bool identity_ready = options->ca_address.empty();
+  certs::IdentityOptions id_options;
+  if (!options->ca_address.empty()) {
+    auto id = certs::parseSpiffeId(cat("spiffe://", options->trust_domain, "/ns/",
+                                       options->pod_namespace, "/sa/", options->service_account));
+    if (!id.ok()) {
+      REMORA_LOG(Error, "identity: %s", id.status().message());
+      return 1;
+    }
+    id_options.ca_address = options->ca_address;
+    id_options.token_file = options->identity_token_file;
+    id_options.id = *id;
+    id_options.requested_ttl = std::chrono::duration_cast<std::chrono::seconds>(options->cert_ttl);
+  }
+  auto onIdentity = [&](const certs::WorkloadSecret& s) {
+    config::SecretConfig cert;
+    cert.name = remora::xds::kLocalCertificateSecret;
+    cert.tls_certificate = config::TlsCertificate{s.cert_chain_pem, s.private_key_pem};
+    config::SecretConfig roots;
+    roots.name = remora::xds::kLocalTrustSecret;
+    roots.validation_context = config::ValidationContext{s.trust_bundle_pem, {}};
+    REMORA_LOG(
+        Info, "identity: applying the certificate for %s (not after %d)", s.spiffe_id,
+        std::chrono::duration_cast<std::chrono::seconds>(s.not_after.time_since_epoch()).count());
+    identity_ready = true;
+    if (xds) {
+      xds->setLocalSecrets({std::move(cert), std::move(roots)});
+      return;
+    }
+    static_state.setLocalSecret(std::move(cert));
+    static_state.setLocalSecret(std::move(roots));
+    if (auto st = server.applyConfig(static_state.assemble()); !st.ok()) {
+      REMORA_LOG(Error, "identity: the new certificate could not be applied: %s", st.message());
+    }
+  };
+  server.setInitializedCheck([&] { return identity_ready && (!xds || xds->initialized()); });
+  server.setOnStop([&] {
+    if (xds) xds->stop();
+    if (identity) identity->close([] {});
+  });
   server.addAdminHandler("/config_dump", "the configuration in force, in Envoy's layout", false,
                          [&](const admin::Request&) {
                            admin::Response r;
@@ -119,12 +166,20 @@ int main(int argc, char** argv) {
                                                                 xds ? &d : nullptr);
                            return r;
                          });
-  if (auto status = server.start(initial); !status.ok()) {
+  // TLS contexts whose secrets are not here yet wait (they are left out until they are).
+  if (auto status = server.start(static_state.assemble()); !status.ok()) {
     REMORA_LOG(Error, "start-up failed: %s", status.message());
     server.stop();
     server.run();
     return 1;
   }
   if (xds) xds->start();
+  if (!options->ca_address.empty()) {
+    server.mainLoop().post([&] {
+      identity =
+          std::make_unique<certs::IdentityProvider>(server.mainLoop(), id_options, onIdentity);
+      identity->start();
+    });
+  }
   return server.run();
 }

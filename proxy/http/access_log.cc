@@ -70,7 +70,15 @@ constexpr std::string_view kOperators[] = {"START_TIME",
                                            "ROUTE_NAME",
                                            "UPSTREAM_REQUEST_ATTEMPT_COUNT",
                                            "HOSTNAME",
-                                           "STREAM_ID"};
+                                           "STREAM_ID",
+                                           "DOWNSTREAM_PEER_URI_SAN",
+                                           "DOWNSTREAM_PEER_DNS_SAN",
+                                           "DOWNSTREAM_PEER_SUBJECT",
+                                           "DOWNSTREAM_LOCAL_URI_SAN",
+                                           "DOWNSTREAM_LOCAL_SUBJECT",
+                                           "DOWNSTREAM_TLS_VERSION",
+                                           "DOWNSTREAM_TLS_CIPHER",
+                                           "REQUESTED_SERVER_NAME"};
 
 constexpr std::string_view kNumeric[] = {"RESPONSE_CODE", "BYTES_RECEIVED", "BYTES_SENT",
                                          "DURATION", "UPSTREAM_REQUEST_ATTEMPT_COUNT"};
@@ -222,6 +230,31 @@ std::string LogFormat::render(const RequestHeaders& request, const StreamInfo& i
       v = host;
     } else if (n == "STREAM_ID") {
       v = info.request_id;
+    } else if (info.downstream_tls != nullptr) {
+      // Envoy joins several SANs with commas.
+      const net::TlsInfo& t = *info.downstream_tls;
+      auto joined = [](const std::vector<std::string>& xs) {
+        std::string j;
+        for (const auto& x : xs) append(&j, j.empty() ? "" : ",", x);
+        return j;
+      };
+      if (n == "DOWNSTREAM_PEER_URI_SAN") {
+        v = joined(t.peer_uri_sans);
+      } else if (n == "DOWNSTREAM_PEER_DNS_SAN") {
+        v = joined(t.peer_dns_sans);
+      } else if (n == "DOWNSTREAM_PEER_SUBJECT") {
+        v = t.peer_subject;
+      } else if (n == "DOWNSTREAM_LOCAL_URI_SAN") {
+        v = joined(t.local_uri_sans);
+      } else if (n == "DOWNSTREAM_LOCAL_SUBJECT") {
+        v = t.local_subject;
+      } else if (n == "DOWNSTREAM_TLS_VERSION") {
+        v = t.version;
+      } else if (n == "DOWNSTREAM_TLS_CIPHER") {
+        v = t.cipher;
+      } else if (n == "REQUESTED_SERVER_NAME") {
+        v = t.sni;
+      }
     }
     if (p.max_len > 0 && v.size() > p.max_len) v.resize(p.max_len);
     out += v.empty() ? "-" : v;

@@ -156,9 +156,9 @@ class Http1ServerConnection : public server::Session,
     idle_timer_.disable();
     stats_.downstream_rq_http1_total.inc();
     request_end_seen_ = end_stream;
-    stream_ =
-        std::make_unique<ActiveStream>(*shared_, worker_, *this, info_, stats_,
-                                       headers.http_minor == 0 ? "HTTP/1.0" : "HTTP/1.1", false);
+    stream_ = std::make_unique<ActiveStream>(*shared_, worker_, *this, info_, stats_,
+                                             headers.http_minor == 0 ? "HTTP/1.0" : "HTTP/1.1",
+                                             info_.tls != nullptr);
     head_request_ = headers.method == "HEAD";
     http_minor_ = headers.http_minor;
     removeHopByHop(headers.headers);

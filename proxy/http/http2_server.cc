@@ -423,7 +423,8 @@ class Http2ServerConnection : public server::Session,
     if (r.method == "CONNECT" && r.protocol.empty()) {
       // Plain CONNECT is refused (see the HTTP/1.1 side); so is extended CONNECT for now.
     }
-    s.active = std::make_unique<ActiveStream>(*shared_, worker_, s, info_, stats_, "HTTP/2", false);
+    s.active = std::make_unique<ActiveStream>(*shared_, worker_, s, info_, stats_, "HTTP/2",
+                                              info_.tls != nullptr);
     s.active->decodeHeaders(std::move(r), end_stream);
   }
 

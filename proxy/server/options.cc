@@ -89,6 +89,14 @@ application on the same port.
   --log-level LEVEL          trace, debug, info, warning, error, off (default info)
   --bootstrap FILE           Envoy v3 bootstrap (YAML or JSON): static resources and the ADS
                              server; replaces the built-in capture listeners
+  --ca-address HOST:PORT     remora-control's certificate service: the workload's certificate
+                             (SDS secret "default") and trust bundle ("ROOTCA"), renewed at
+                             about half their lifetime
+  --identity-token-file FILE bearer token proving the identity (re-read for each request)
+  --trust-domain TD          SPIFFE trust domain (default cluster.local)
+  --namespace NS             the workload's namespace (default "default")
+  --service-account SA       the workload's service account (default "default")
+  --cert-ttl DUR             certificate lifetime to ask for (default: the CA's)
   --mode validate            check --bootstrap FILE or --resources FILE (resources, one per
                              document with "@type", or DiscoveryResponses) and exit
   --version, --help
@@ -155,6 +163,20 @@ absl::StatusOr<Options> parseOptions(int argc, const char* const* argv) {
       if (!parseInt(value, &o.buffer_limit_bytes) || o.buffer_limit_bytes < 1024) {
         return flagError(flag, value, "expected a number of bytes, at least 1024");
       }
+    } else if (flag == "ca-address") {
+      o.ca_address = value;
+    } else if (flag == "identity-token-file") {
+      o.identity_token_file = value;
+    } else if (flag == "trust-domain") {
+      o.trust_domain = value;
+    } else if (flag == "namespace") {
+      o.pod_namespace = value;
+    } else if (flag == "service-account") {
+      o.service_account = value;
+    } else if (flag == "cert-ttl") {
+      auto d = parseDuration(value);
+      if (!d.ok()) return flagError(flag, value, sv(d.status().message()));
+      o.cert_ttl = *d;
     } else if (flag == "bootstrap" || flag == "config-path" || flag == "c") {
       o.bootstrap_path = value;
     } else if (flag == "resources") {
@@ -170,6 +192,9 @@ absl::StatusOr<Options> parseOptions(int argc, const char* const* argv) {
     }
   }
   if (o.concurrency == 0) o.concurrency = availableCpus();
+  if (!o.ca_address.empty() && o.identity_token_file.empty()) {
+    return absl::InvalidArgumentError("--ca-address needs --identity-token-file");
+  }
   return o;
 }
 

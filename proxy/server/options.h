@@ -31,9 +31,17 @@ struct Options {
   config::Duration listener_drain_time{std::chrono::seconds(600)};
   uint32_t buffer_limit_bytes = 1024 * 1024;
   log::Level log_level = log::Level::Info;
-  std::string bootstrap_path;  // Envoy bootstrap (YAML/JSON); replaces the built-in listeners
-  std::string resources_path;  // --mode validate: a file of resources or DiscoveryResponses
-  bool validate = false;       // --mode validate
+  // Workload identity from the control plane's CA (Istio's CreateCertificate): the secrets
+  // "default" (certificate) and "ROOTCA" (trust bundle) for TLS contexts that name them.
+  std::string ca_address;           // empty: no identity provider
+  std::string identity_token_file;  // the bearer token (a Kubernetes service-account token)
+  std::string trust_domain = "cluster.local";
+  std::string pod_namespace = "default";
+  std::string service_account = "default";
+  config::Duration cert_ttl{0};  // 0: the CA's default
+  std::string bootstrap_path;    // Envoy bootstrap (YAML/JSON); replaces the built-in listeners
+  std::string resources_path;    // --mode validate: a file of resources or DiscoveryResponses
+  bool validate = false;         // --mode validate
   bool help = false;
   bool version = false;
 };

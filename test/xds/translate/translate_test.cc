@@ -131,7 +131,7 @@ filter_chains:
   CHECK(l->filter_chains[1].filters[0].tcp_proxy.idle_timeout == std::chrono::hours(1));
 }
 
-TEST_CASE("tls_inspector translates; other listener filters are NACKed by name",
+TEST_CASE("tls_inspector translates, and other listener filters are NACKed by name",
           "[xds][translate]") {
   TranslateNotes notes;
   auto l = translateListener(parse<Listener>(R"(
