@@ -15,6 +15,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <typeindex>
 #include <utility>
 #include <vector>
 
@@ -151,13 +152,15 @@ class Store {
   void add(const std::shared_ptr<Scope>& scope);
 
   // The live ShardedScope<T> with this prefix, or a new one. Configuration updates call this
-  // so that a listener or cluster keeps its counters across versions.
+  // so that a listener or cluster keeps its counters across versions. Scopes of different
+  // types may share a prefix (RBAC's enforced and shadow counters both live in "...rbac.").
   template <typename T>
   std::shared_ptr<ShardedScope<T>> shardedScope(
       size_t shards, const std::string& prefix, const std::string& prom_family,
       std::vector<std::pair<std::string, std::string>> labels) {
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = by_prefix_.find(prefix);
+    ScopeKey key{prefix, std::type_index(typeid(T))};
+    auto it = by_prefix_.find(key);
     if (it != by_prefix_.end()) {
       if (auto existing = std::dynamic_pointer_cast<ShardedScope<T>>(it->second.lock())) {
         return existing;
@@ -165,7 +168,7 @@ class Store {
     }
     auto scope = std::make_shared<ShardedScope<T>>(shards, prefix, prom_family, std::move(labels));
     scopes_.push_back(scope);
-    by_prefix_[prefix] = scope;
+    by_prefix_[key] = scope;
     return scope;
   }
   // Visits live scopes in the order they were added; drops expired ones.
@@ -173,8 +176,9 @@ class Store {
 
  private:
   std::mutex mu_;
+  using ScopeKey = std::pair<std::string, std::type_index>;
   std::vector<std::weak_ptr<Scope>> scopes_;
-  std::map<std::string, std::weak_ptr<Scope>> by_prefix_;
+  std::map<ScopeKey, std::weak_ptr<Scope>> by_prefix_;
 };
 
 }  // namespace remora::stats

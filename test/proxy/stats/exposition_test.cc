@@ -79,6 +79,23 @@ TEST_CASE("expired scopes disappear from the store", "[stats]") {
   CHECK(renderText(store).empty());
 }
 
+#define OTHER_STATS(COUNTER, GAUGE) COUNTER(other_total, "Other things")
+REMORA_STATS_STRUCT(OtherStats, OTHER_STATS);
+
+TEST_CASE("scopes of two types may share a prefix and each is found again", "[stats]") {
+  Store store;
+  auto a = store.shardedScope<TestStats>(1, "http.x.rbac.", "http_rbac", {});
+  auto b = store.shardedScope<OtherStats>(1, "http.x.rbac.", "http_rbac", {});
+  a->shard(0).requests_total.inc();
+  b->shard(0).other_total.inc(2);
+  // A configuration update asks again: the same objects, counters intact.
+  CHECK(store.shardedScope<TestStats>(1, "http.x.rbac.", "http_rbac", {}) == a);
+  CHECK(store.shardedScope<OtherStats>(1, "http.x.rbac.", "http_rbac", {}) == b);
+  std::string text = renderText(store);
+  CHECK(text.find("http.x.rbac.requests_total: 1\n") != std::string::npos);
+  CHECK(text.find("http.x.rbac.other_total: 2\n") != std::string::npos);
+}
+
 TEST_CASE("metric names are sanitized", "[stats]") {
   CHECK(sanitizeMetricName("envoy_tcp.my-prefix:x") == "envoy_tcp_my_prefix:x");
   CHECK(sanitizeMetricName("9lives") == "_9lives");
