@@ -197,6 +197,45 @@ bool StringMatcher::match(std::string_view v) const {
   return false;
 }
 
+// --- HeaderMatcher ---
+
+absl::StatusOr<HeaderMatcher> HeaderMatcher::create(const config::HeaderMatch& config) {
+  HeaderMatcher m;
+  m.config_ = config;
+  if (config.kind == config::HeaderMatch::Kind::String) {
+    auto sm = StringMatcher::create(config.string_match);
+    if (!sm.ok()) return sm.status();
+    m.string_ = std::move(*sm);
+  }
+  return m;
+}
+
+bool HeaderMatcher::match(const RequestHeaders& r, std::string& joined) const {
+  const config::HeaderMatch& hm = config_;
+  auto value = headerValue(r, hm.name, joined);
+  // HeaderUtility::matchHeaders: a missing header fails every matcher (inverted or not)
+  // except a presence matcher, unless it is to be treated as empty.
+  if (!value && !hm.treat_missing_as_empty) {
+    return hm.kind == config::HeaderMatch::Kind::Present && (hm.invert ? hm.present : !hm.present);
+  }
+  std::string_view v = value.value_or(std::string_view());
+  bool match = false;
+  switch (hm.kind) {
+    case config::HeaderMatch::Kind::Present:
+      match = hm.present;
+      break;
+    case config::HeaderMatch::Kind::String:
+      match = string_->match(v);
+      break;
+    case config::HeaderMatch::Kind::Range: {
+      int64_t n = 0;
+      match = parseInt64(v, &n) && n >= hm.range_start && n < hm.range_end;
+      break;
+    }
+  }
+  return match != hm.invert;
+}
+
 // --- Route ---
 
 bool Route::matches(const RequestHeaders& r, std::string_view path) const {
@@ -204,32 +243,7 @@ bool Route::matches(const RequestHeaders& r, std::string_view path) const {
   if (m.grpc_only && !isGrpc(r)) return false;
   std::string joined;
   for (const auto& h : headers_) {
-    const config::HeaderMatch& hm = *h.config;
-    auto value = headerValue(r, hm.name, joined);
-    // HeaderUtility::matchHeaders: a missing header fails every matcher (inverted or not)
-    // except a presence matcher, unless it is to be treated as empty.
-    if (!value && !hm.treat_missing_as_empty) {
-      bool ok =
-          hm.kind == config::HeaderMatch::Kind::Present && (hm.invert ? hm.present : !hm.present);
-      if (!ok) return false;
-      continue;
-    }
-    std::string_view v = value.value_or(std::string_view());
-    bool match = false;
-    switch (hm.kind) {
-      case config::HeaderMatch::Kind::Present:
-        match = hm.present;
-        break;
-      case config::HeaderMatch::Kind::String:
-        match = h.string->match(v);
-        break;
-      case config::HeaderMatch::Kind::Range: {
-        int64_t n = 0;
-        match = parseInt64(v, &n) && n >= hm.range_start && n < hm.range_end;
-        break;
-      }
-    }
-    if (match == hm.invert) return false;
+    if (!h.match(r, joined)) return false;
   }
   if (!query_.empty()) {
     std::string_view query = r.query();
@@ -517,15 +531,11 @@ absl::StatusOr<std::shared_ptr<const RouteTable>> RouteTable::create(
         route->path_regex_ = *re;
       }
       for (const auto& h : rc.match.headers) {
-        Route::HeaderMatcher m{&h, std::nullopt};
-        if (h.kind == config::HeaderMatch::Kind::String) {
-          auto sm = StringMatcher::create(h.string_match);
-          if (!sm.ok())
-            return absl::InvalidArgumentError(
-                cat(what, ".match.headers '", h.name, "': ", sm.status().message()));
-          m.string = std::move(*sm);
-        }
-        route->headers_.push_back(std::move(m));
+        auto m = HeaderMatcher::create(h);
+        if (!m.ok())
+          return absl::InvalidArgumentError(
+              cat(what, ".match.headers '", h.name, "': ", m.status().message()));
+        route->headers_.push_back(std::move(*m));
       }
       for (const auto& q : rc.match.query_parameters) {
         Route::QueryMatcher m{&q, std::nullopt};

@@ -38,6 +38,20 @@ class StringMatcher {
   std::shared_ptr<const re2::RE2> regex_;  // shared: the matcher is copied into its route
 };
 
+// A compiled envoy.config.route.v3.HeaderMatcher with Envoy's HeaderUtility::matchHeaders
+// semantics (pseudo-headers by name, several values joined with ','); routes and RBAC use it.
+class HeaderMatcher {
+ public:
+  static absl::StatusOr<HeaderMatcher> create(const config::HeaderMatch& config);
+  // `joined` is scratch space, used only when the header has several values.
+  bool match(const RequestHeaders& request, std::string& joined) const;
+  const config::HeaderMatch& config() const { return config_; }
+
+ private:
+  config::HeaderMatch config_;
+  std::optional<StringMatcher> string_;
+};
+
 class Route {
  public:
   const config::RouteConfigEntry& config() const { return *config_; }
@@ -81,10 +95,6 @@ class Route {
 
  private:
   friend class RouteTable;
-  struct HeaderMatcher {
-    const config::HeaderMatch* config;
-    std::optional<StringMatcher> string;
-  };
   struct QueryMatcher {
     const config::QueryParamMatch* config;
     std::optional<StringMatcher> string;
