@@ -197,6 +197,7 @@ struct NetworkFilterConfig {
   std::string name;  // "envoy.filters.network.tcp_proxy", "...http_connection_manager"
   TcpProxyConfig tcp_proxy;
   std::optional<HttpConnectionManagerConfig> http;
+  std::optional<RbacFilterConfig> rbac = std::nullopt;  // envoy.filters.network.rbac
   bool operator==(const NetworkFilterConfig&) const = default;
 };
 

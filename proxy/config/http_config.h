@@ -10,31 +10,12 @@
 #include <string>
 #include <vector>
 
+#include "proxy/config/matcher_config.h"
+#include "proxy/config/rbac_config.h"
+
 namespace remora::config {
 
 using Duration = std::chrono::milliseconds;
-
-// envoy.type.matcher.v3.StringMatcher.
-struct StringMatch {
-  enum class Kind { Exact, Prefix, Suffix, Contains, Regex };
-  Kind kind = Kind::Exact;
-  std::string value;  // the regex source for Regex (RE2 syntax; see route_table.h)
-  bool ignore_case = false;
-  bool operator==(const StringMatch&) const = default;
-};
-
-// envoy.config.route.v3.HeaderMatcher.
-struct HeaderMatch {
-  std::string name;  // lower case
-  enum class Kind { Present, String, Range };
-  Kind kind = Kind::Present;
-  bool present = true;  // Present: the header must (true) or must not (false) be there
-  StringMatch string_match;
-  int64_t range_start = 0, range_end = 0;  // Range: [start, end) on the value as an integer
-  bool invert = false;
-  bool treat_missing_as_empty = false;
-  bool operator==(const HeaderMatch&) const = default;
-};
 
 // envoy.config.route.v3.QueryParameterMatcher.
 struct QueryParamMatch {
@@ -220,7 +201,8 @@ struct AccessLogConfig {
 };
 
 struct HttpFilterConfig {
-  std::string name;  // envoy.filters.http.router
+  std::string name;  // envoy.filters.http.router, envoy.filters.http.rbac
+  std::optional<RbacFilterConfig> rbac = std::nullopt;  // envoy.filters.http.rbac
   bool operator==(const HttpFilterConfig&) const = default;
 };
 
