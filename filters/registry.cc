@@ -1,6 +1,7 @@
 // Filter registry.
 #include "filters/registry.h"
 
+#include "filters/http/rbac/rbac_filter.h"
 #include "filters/http/router/router.h"
 #include "filters/network/http_connection_manager/config.h"
 #include "filters/network/tcp_proxy/tcp_proxy.h"
@@ -17,9 +18,11 @@ server::NetworkFilterRegistry networkFilters() {
 std::map<std::string, HttpFilterCreator> httpFilters() {
   return {
       {"envoy.filters.http.router",
-       [](const config::HttpFilterConfig&) -> absl::StatusOr<http::HttpFilterFactorySharedPtr> {
+       [](const config::HttpFilterConfig&,
+          const HttpFilterContext&) -> absl::StatusOr<http::HttpFilterFactorySharedPtr> {
          return std::make_shared<RouterFactory>();
        }},
+      {"envoy.filters.http.rbac", &createRbacFilterFactory},
   };
 }
 

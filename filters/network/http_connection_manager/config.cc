@@ -28,14 +28,18 @@ absl::StatusOr<server::NetworkFilterFactorySharedPtr> createHttpConnectionManage
         cat("http_connection_manager '", c.stat_prefix, "': neither route_config nor rds"));
   }
   const auto registry = httpFilters();
+  const HttpFilterContext filter_context{context.stats, context.workers, c};
   for (const auto& f : c.http_filters) {
     auto it = registry.find(f.name);
     if (it == registry.end()) {
       return absl::InvalidArgumentError(
           cat("http_connection_manager '", c.stat_prefix, "': unknown HTTP filter '", f.name, "'"));
     }
-    auto factory = it->second(f);
-    if (!factory.ok()) return factory.status();
+    auto factory = it->second(f, filter_context);
+    if (!factory.ok()) {
+      return absl::InvalidArgumentError(cat("http_connection_manager '", c.stat_prefix,
+                                            "': ", f.name, ": ", factory.status().message()));
+    }
     shared->filters.push_back(*factory);
   }
   if (shared->filters.empty() || c.http_filters.back().name != "envoy.filters.http.router") {
