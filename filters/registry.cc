@@ -4,6 +4,7 @@
 #include "filters/http/rbac/rbac_filter.h"
 #include "filters/http/router/router.h"
 #include "filters/network/http_connection_manager/config.h"
+#include "filters/network/rbac/rbac_filter.h"
 #include "filters/network/tcp_proxy/tcp_proxy.h"
 
 namespace remora::filters {
@@ -12,6 +13,7 @@ server::NetworkFilterRegistry networkFilters() {
   return {
       {"envoy.filters.network.tcp_proxy", &createTcpProxyFactory},
       {"envoy.filters.network.http_connection_manager", &createHttpConnectionManagerFactory},
+      {"envoy.filters.network.rbac", &createNetworkRbacFilter},
   };
 }
 

@@ -13,7 +13,8 @@
 
 namespace remora::filters {
 
-// Network filters by name: envoy.filters.network.tcp_proxy, ...http_connection_manager.
+// Network filters by name: envoy.filters.network.tcp_proxy, ...http_connection_manager (terminal)
+// and ...rbac (admission).
 server::NetworkFilterRegistry networkFilters();
 
 // What an HTTP filter's factory may use while it is built: the stats store and the connection

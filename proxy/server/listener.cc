@@ -69,22 +69,43 @@ absl::StatusOr<NetworkFilterFactorySharedPtr> buildChain(const config::FilterCha
   if (chain.filters.empty()) {
     return absl::InvalidArgumentError(cat(where, ": a filter chain needs a network filter"));
   }
-  if (chain.filters.size() != 1) {
-    return absl::InvalidArgumentError(cat(where, ": ", chain.filters.size(),
-                                          " network filters; only a single terminal filter (",
-                                          "tcp_proxy) is supported"));
+  // Admission filters (RBAC) first, then exactly one terminal filter, last (Envoy refuses a
+  // terminal filter anywhere else, and a chain that does not end in one).
+  std::vector<AdmissionFilterSharedPtr> admission;
+  NetworkFilterFactorySharedPtr terminal;
+  for (size_t i = 0; i < chain.filters.size(); ++i) {
+    const auto& fc = chain.filters[i];
+    std::string fwhere = cat(where, ".filters[", i, "]");
+    auto creator = registry.find(fc.name);
+    if (creator == registry.end()) {
+      return absl::InvalidArgumentError(cat(fwhere, ": unknown network filter '", fc.name, "'"));
+    }
+    if (terminal) {
+      return absl::InvalidArgumentError(
+          cat(fwhere, ": '", fc.name, "' follows the terminal filter '", chain.filters[i - 1].name,
+              "', which must be the last filter of the chain"));
+    }
+    if (const auto* make = std::get_if<NetworkFilterFactoryCreator>(&creator->second)) {
+      auto factory = (*make)(fc, ctx);
+      if (!factory.ok()) {
+        return absl::InvalidArgumentError(cat(fwhere, ": ", factory.status().message()));
+      }
+      terminal = *factory;
+    } else {
+      auto filter = std::get<AdmissionFilterCreator>(creator->second)(fc, ctx);
+      if (!filter.ok()) {
+        return absl::InvalidArgumentError(cat(fwhere, ": ", filter.status().message()));
+      }
+      admission.push_back(*filter);
+    }
   }
-  const auto& fc = chain.filters[0];
-  auto creator = registry.find(fc.name);
-  if (creator == registry.end()) {
+  if (!terminal) {
     return absl::InvalidArgumentError(
-        cat(where, ".filters[0]: unknown network filter '", fc.name, "'"));
+        cat(where, ".filters[", chain.filters.size() - 1, "]: '", chain.filters.back().name,
+            "' is not a terminal filter; a chain ends in tcp_proxy or http_connection_manager"));
   }
-  auto factory = creator->second(fc, ctx);
-  if (!factory.ok()) {
-    return absl::InvalidArgumentError(cat(where, ".filters[0]: ", factory.status().message()));
-  }
-  return *factory;
+  if (admission.empty()) return terminal;
+  return std::make_shared<AdmissionChain>(std::move(admission), std::move(terminal));
 }
 
 }  // namespace
