@@ -15,6 +15,7 @@
 #include "envoy/extensions/filters/http/router/v3/router.pb.h"
 #include "proxy/common/strings.h"
 #include "udpa/type/v1/typed_struct.pb.h"
+#include "xds/translate/rbac.h"
 #include "xds/type/v3/typed_struct.pb.h"
 
 // Control planes still send Envoy's deprecated fields (HeaderValueOption.append, the direct
@@ -42,6 +43,8 @@ template <typename T>
 using Repeated = google::protobuf::RepeatedPtrField<T>;
 
 constexpr std::string_view kRouter = "envoy.filters.http.router";
+constexpr std::string_view kRbac = "envoy.filters.http.rbac";
+using HttpRbacProto = envoy::extensions::filters::http::rbac::v3::RBAC;
 // Envoy's default for the RE2 program size above which a regex is refused
 // (runtime key re2.max_program_size.error_level).
 constexpr int kMaxRegexProgramSize = 100;
@@ -142,6 +145,8 @@ absl::StatusOr<config::RegexRewrite> translateRegexRewrite(
   return config::RegexRewrite{*pattern, r.substitution()};
 }
 
+}  // namespace
+
 absl::StatusOr<config::StringMatch> translateStringMatcher(
     const envoy::type::matcher::v3::StringMatcher& m, const std::string& path,
     TranslateNotes* notes) {
@@ -191,6 +196,8 @@ absl::StatusOr<config::StringMatch> translateStringMatcher(
   }
   return out;
 }
+
+namespace {
 
 // --- Header mutations ---
 
@@ -332,6 +339,8 @@ absl::StatusOr<config::HeaderMutations> translateMutations(const Msg& m, const s
 
 // --- Route matching ---
 
+}  // namespace
+
 absl::StatusOr<config::HeaderMatch> translateHeaderMatcher(
     const envoy::config::route::v3::HeaderMatcher& h, const std::string& path,
     TranslateNotes* notes) {
@@ -411,6 +420,8 @@ absl::StatusOr<config::HeaderMatch> translateHeaderMatcher(
   if (!st.ok()) return st;
   return out;
 }
+
+namespace {
 
 absl::StatusOr<config::QueryParamMatch> translateQueryMatcher(
     const envoy::config::route::v3::QueryParameterMatcher& q, const std::string& path,
@@ -1259,6 +1270,23 @@ absl::Status translateHttpFilters(const Hcm& h, const std::string& path,
     std::string ipath = indexPath(path, "http_filters", static_cast<size_t>(i));
     if (f.name().empty()) return error(fieldPath(ipath, "name"), "must not be empty");
     bool is_router = f.has_typed_config() && f.typed_config().Is<RouterProto>();
+    if (f.has_typed_config() && f.typed_config().Is<HttpRbacProto>()) {
+      if (auto s = checkFields(f, ipath, {"name", "typed_config", "is_optional"}, {}, notes);
+          !s.ok()) {
+        return s;
+      }
+      if (router_at >= 0) {
+        return error(ipath, cat("'", f.name(), "' follows the router (http_filters[", router_at,
+                                "]), which must be the last filter"));
+      }
+      HttpRbacProto r;
+      std::string tpath = fieldPath(ipath, "typed_config");
+      if (!f.typed_config().UnpackTo(&r)) return error(tpath, "cannot decode RBAC");
+      auto rbac = translateHttpRbac(r, tpath, notes);
+      if (!rbac.ok()) return rbac.status();
+      out->http_filters.push_back({std::string(kRbac), std::move(*rbac)});
+      continue;
+    }
     if (!is_router) {
       if (f.is_optional()) {
         // Envoy skips an optional filter it does not know; so does remora, and says so.
@@ -1269,8 +1297,9 @@ absl::Status translateHttpFilters(const Hcm& h, const std::string& path,
       std::string what = f.has_typed_config()       ? describeAny(f.typed_config())
                          : f.has_config_discovery() ? std::string("config_discovery")
                                                     : std::string("no typed_config");
-      return error(ipath, cat("HTTP filter '", f.name(), "' (", what,
-                              ") is not one remora implements (only ", kRouter, ")"));
+      return error(ipath,
+                   cat("HTTP filter '", f.name(), "' (", what, ") is not one remora implements (",
+                       kRbac, " and ", kRouter, " are)"));
     }
     // `disabled` and config_discovery are refused by the field check.
     if (auto s = checkFields(f, ipath, {"name", "typed_config", "is_optional"}, {}, notes); !s.ok())

@@ -46,4 +46,13 @@ absl::Status translateHeadersToRemove(const google::protobuf::RepeatedPtrField<s
                                       const std::string& path, std::string_view field,
                                       std::vector<std::string>* out);
 
+// Envoy's StringMatcher and route HeaderMatcher (with Envoy's validation: non-empty prefixes,
+// RE2 regexes within the program size limit). Shared with the RBAC translation.
+absl::StatusOr<config::StringMatch> translateStringMatcher(
+    const envoy::type::matcher::v3::StringMatcher& m, const std::string& path,
+    TranslateNotes* notes);
+absl::StatusOr<config::HeaderMatch> translateHeaderMatcher(
+    const envoy::config::route::v3::HeaderMatcher& h, const std::string& path,
+    TranslateNotes* notes);
+
 }  // namespace remora::xds

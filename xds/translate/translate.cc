@@ -27,6 +27,7 @@
 #include "proxy/common/strings.h"
 #include "udpa/type/v1/typed_struct.pb.h"
 #include "xds/translate/http.h"
+#include "xds/translate/rbac.h"
 #include "xds/translate/tls.h"
 #include "xds/type/v3/typed_struct.pb.h"
 
@@ -49,6 +50,8 @@ using HcmProto =
 
 constexpr std::string_view kTcpProxy = "envoy.filters.network.tcp_proxy";
 constexpr std::string_view kHttpConnectionManager = "envoy.filters.network.http_connection_manager";
+constexpr std::string_view kNetworkRbac = "envoy.filters.network.rbac";
+using NetworkRbacProto = envoy::extensions::filters::network::rbac::v3::RBAC;
 
 // Plain TCP, spelled out (by name, or by an empty RawBuffer typed_config).
 bool isRawBuffer(const envoy::config::core::v3::TransportSocket& ts) {
@@ -227,6 +230,14 @@ absl::StatusOr<config::NetworkFilterConfig> translateNetworkFilter(const Filter&
     if (!hcm.ok()) return hcm.status();
     return config::NetworkFilterConfig{std::string(kHttpConnectionManager), {}, std::move(*hcm)};
   }
+  if (any.Is<NetworkRbacProto>()) {
+    NetworkRbacProto r;
+    if (!any.UnpackTo(&r)) return error(tpath, "cannot decode RBAC");
+    auto rbac = translateNetworkRbac(r, tpath, notes);
+    if (!rbac.ok()) return rbac.status();
+    return config::NetworkFilterConfig{
+        std::string(kNetworkRbac), {}, std::nullopt, std::move(*rbac)};
+  }
   return error(path, cat("network filter '", f.name(), "' (", describeAny(any),
                          ") is not one remora implements"));
 }
@@ -265,10 +276,8 @@ absl::StatusOr<config::FilterChainConfig> translateFilterChain(const FilterChain
     if (!f.ok()) return f.status();
     out.filters.push_back(*f);
   }
-  if (out.filters.size() > 1) {
-    return error(fieldPath(path, "filters"),
-                 cat(out.filters.size(), " filters; only a single terminal filter is supported"));
-  }
+  // Their order (admission filters such as RBAC, then one terminal filter) is checked where
+  // the chain is built (proxy/server/listener.cc).
   return out;
 }
 

@@ -199,7 +199,7 @@ http_filters:
         "hcm.http_filters[0]: HTTP filter 'envoy.filters.http.cors' "
         "(type.googleapis.com/udpa.type.v1.TypedStruct wrapping "
         "type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors) is not one remora "
-        "implements (only envoy.filters.http.router)");
+        "implements (envoy.filters.http.rbac and envoy.filters.http.router are)");
 
   auto none = hcm(rds);
   REQUIRE_FALSE(none.ok());
