@@ -220,7 +220,7 @@ TEST_CASE("HTTP RBAC: what remora cannot evaluate is NACKed by field path", "[xd
         "rbac.enforcement_type: unknown value 9");
 }
 
-TEST_CASE("RBAC in an HCM: in order before the router; per-route config NACKed", "[xds][rbac]") {
+TEST_CASE("RBAC in an HCM: in order before the router - per-route config NACKed", "[xds][rbac]") {
   const char* rds = "stat_prefix: inbound\nrds: {route_config_name: r, config_source: {ads: {}}}\n";
   const char* deny = R"(
 - name: envoy.filters.http.rbac
@@ -307,7 +307,7 @@ filter_chains:
              rbac_first ? rbac : tcp, rbac_first ? tcp : rbac);
 }
 
-TEST_CASE("network RBAC: a listener's chain; HTTP-only rules and match trees NACKed",
+TEST_CASE("network RBAC: a listener's chain - HTTP-only rules and match trees NACKed",
           "[xds][rbac]") {
   TranslateNotes notes;
   auto l = translateListener(parse<Listener>(rbacListener(R"(      stat_prefix: tcp.

@@ -221,7 +221,7 @@ TEST_CASE("and, or and not nest", "[rbac]") {
                 req));
 }
 
-TEST_CASE("a policy needs a permission and a principal; lists are OR; first match by name",
+TEST_CASE("a policy needs a permission and a principal, lists are OR, first match by name wins",
           "[rbac]") {
   Request req;
   RbacMatch yes = any();
@@ -243,7 +243,7 @@ TEST_CASE("a policy needs a permission and a principal; lists are OR; first matc
   CHECK(deny.deniedDetails(r.policy) == "rbac_access_denied_matched_policy[alpha]");
 }
 
-TEST_CASE("actions: ALLOW, DENY, LOG; empty policy sets", "[rbac]") {
+TEST_CASE("actions: ALLOW, DENY, LOG, and empty policy sets", "[rbac]") {
   Request req;
   RbacMatch api = urlPath(prefix("/api/"));
   RbacMatch admin = urlPath(prefix("/admin"));

@@ -204,7 +204,7 @@ TEST_CASE("remote_ip: the address Envoy's connection manager derives from x-forw
   CHECK(chain.run(direct) == 0);
 }
 
-TEST_CASE("principals from the connection's TLS peer; plaintext has none", "[rbac][http]") {
+TEST_CASE("principals from the connection's TLS peer - plaintext has none", "[rbac][http]") {
   Chain chain;
   RbacMatch any;
   RbacMatch web;

@@ -87,7 +87,7 @@ TEST_CASE("network RBAC: source IP and destination port, decided per connection"
   CHECK(s.find("tcp.rbac.denied: 3\n") != std::string::npos);
 }
 
-TEST_CASE("network RBAC: SNI and the TLS peer; shadow rules only count", "[rbac][network]") {
+TEST_CASE("network RBAC: SNI and the TLS peer, shadow rules only count", "[rbac][network]") {
   Fixture fx;
   RbacMatch sni;
   sni.kind = Kind::RequestedServerName;
