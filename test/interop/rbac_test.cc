@@ -2,7 +2,8 @@
 // a real upstream. HTTP: allowed and denied requests (403, the RBAC flag and the policy in the
 // access log), a DENY filter before an ALLOW filter, remote_ip from x-forwarded-for, shadow
 // rules that only count. Network: connections refused by source IP and by destination port
-// never reach the upstream. (Peer identities need TLS termination: see engine_test.cc.)
+// never reach the upstream. Identities: curl presenting client certificates to a listener that
+// terminates mTLS, matched by URI SAN, DNS SAN and SNI; plaintext has no identity.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -12,6 +13,7 @@
 #include <fstream>
 
 #include "proxy/common/strings.h"
+#include "test/common/test_certs.h"
 #include "test/common/test_util.h"
 #include "test/integration/harness.h"
 #include "test/interop/proxy_under_test.h"
@@ -296,6 +298,92 @@ static_resources:
   std::string prom = proxy.admin("/stats/prometheus").body;
   CHECK(prom.find("envoy_rbac_denied{envoy_rbac_prefix=\"tcp\"} 1\n") != std::string::npos);
   close(backend);
+}
+
+// The identity rules: "web" (by URI SAN) on the SNI rbac.test, and a DNS-named client for /dns.
+std::string identityRules() {
+  return cat(R"(
+          - name: envoy.filters.http.rbac
+            typed_config:
+              '@type': )",
+             kRbacType, R"(
+              rules:
+                policies:
+                  web:
+                    permissions: [{requested_server_name: {exact: rbac.test}}]
+                    principals: [{authenticated: {principal_name: {exact: 'spiffe://cluster.local/ns/default/sa/web'}}}]
+                  dns-client:
+                    permissions: [{url_path: {path: {prefix: /dns}}}]
+                    principals: [{authenticated: {principal_name: {exact: client.dns.test}}}]
+)");
+}
+
+TEST_CASE("rbac: peer identities over mTLS - URI SAN, DNS SAN, SNI - and none in plaintext",
+          "[rbac]") {
+  Upstream up;
+  std::string dir = cat(Binaries::get().dir, "/rbac-certs-", getpid());
+  std::filesystem::create_directories(dir);
+  testing::TestCert ca = testing::makeRootCa("rbac test root");
+  auto save = [&](const std::string& name, const testing::TestCert& c) {
+    writeFile(cat(dir, "/", name, ".pem"), c.cert_pem);
+    writeFile(cat(dir, "/", name, ".key"), c.key_pem);
+  };
+  save("ca", ca);
+  save("server", testing::issueLeaf(ca, "", "rbac.test"));
+  save("web", testing::issueLeaf(ca, "spiffe://cluster.local/ns/default/sa/web"));
+  save("batch", testing::issueLeaf(ca, "spiffe://cluster.local/ns/default/sa/batch"));
+  save("dns", testing::issueLeaf(ca, "", "client.dns.test"));
+
+  uint16_t port = freePort(), plain_port = freePort();
+  std::string log_path = cat(dir, "/access.log");
+  std::string tls = cat(R"(
+    - transport_socket:
+        name: envoy.transport_sockets.tls
+        typed_config:
+          '@type': type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext
+          require_client_certificate: true
+          common_tls_context:
+            tls_certificates: [{certificate_chain: {filename: )",
+                        dir, "/server.pem}, private_key: {filename: ", dir, R"(/server.key}}]
+            validation_context: {trusted_ca: {filename: )",
+                        dir, "/ca.pem}}");
+  std::string chain = hcm("mtls", log_path, identityRules());
+  // The same chain with the transport socket in front of its filters.
+  const std::string item = "- filters:";
+  std::string tls_chain =
+      cat(tls, "\n      filters:", chain.substr(chain.find(item) + item.size()));
+  ProxyUnderTest proxy(
+      cat(R"(admin: {address: {socket_address: {address: 127.0.0.1, port_value: 0}}}
+static_resources:
+  listeners:
+)",
+          listener("mtls", port, tls_chain),
+          listener("plain", plain_port, hcm("plain", log_path, identityRules())), "  clusters:\n",
+          cluster("backend", up.port())));
+  REQUIRE(testing::waitFor([&] { return proxy.ready(); }));
+  auto as = [&](const std::string& who, const std::string& path) {
+    return curl({"-i", "--cacert", cat(dir, "/ca.pem"), "--cert", cat(dir, "/", who, ".pem"),
+                 "--key", cat(dir, "/", who, ".key"), "--resolve",
+                 cat("rbac.test:", port, ":127.0.0.1"), cat("https://rbac.test:", port, path)});
+  };
+
+  Curl r = as("web", "/api");
+  INFO(r.out << "\n" << proxy.log());
+  REQUIRE(r.rc == 0);
+  CHECK(status(r) == "200");
+  r = as("batch", "/api");
+  CHECK(status(r) == "403");
+  r = as("dns", "/dns/x");
+  CHECK(status(r) == "200");
+  r = as("dns", "/api");
+  CHECK(status(r) == "403");
+  // Plaintext: the same rules, no peer identity, nothing allowed.
+  r = curl({"-i", cat("http://127.0.0.1:", plain_port, "/dns/x")});
+  CHECK(status(r) == "403");
+  CHECK(proxy.stat("http.mtls.rbac.allowed") == 2);
+  CHECK(proxy.stat("http.mtls.rbac.denied") == 2);
+  CHECK(proxy.stat("http.plain.rbac.denied") == 1);
+  CHECK(up.requests() == std::vector<std::string>{"GET /api", "GET /dns/x"});
 }
 
 }  // namespace
