@@ -73,7 +73,12 @@ std::string staticCluster(const std::string& name, uint16_t port, const std::str
 
 // The server sidecar: STRICT mTLS inbound, peers from namespace `allowed_ns` only.
 std::string serverBootstrap(uint16_t inbound, uint16_t app, const std::string& log_path,
-                            const std::string& allowed_ns) {
+                            const std::string& allowed_ns, bool permissive = false) {
+  // PERMISSIVE: a second chain for plaintext (Istio's: transport_protocol raw_buffer).
+  std::string plaintext =
+      permissive ? cat("    - filter_chain_match: {transport_protocol: raw_buffer}\n      filters:",
+                       httpManager("app", log_path))
+                 : std::string();
   return cat(R"(admin: {address: {socket_address: {address: 127.0.0.1, port_value: 0}}}
 static_resources:
   listeners:
@@ -101,7 +106,7 @@ static_resources:
               validation_context_sds_secret_config: {name: ROOTCA, sds_config: )",
              kLocalSds, R"(}
       filters:)",
-             httpManager("app", log_path), R"(  clusters:)", staticCluster("app", app));
+             httpManager("app", log_path), plaintext, R"(  clusters:)", staticCluster("app", app));
 }
 
 // The client sidecar: plaintext from the application, mTLS to the server sidecar whose
@@ -244,13 +249,13 @@ struct Mesh {
   std::unique_ptr<WireTap> tap;
 
   explicit Mesh(const std::string& ttl = "", const std::string& expect_server_id = kServerId,
-                bool tapped = false) {
+                bool tapped = false, bool permissive = false) {
     if (tapped) tap = std::make_unique<WireTap>(inbound);
     cp = std::make_unique<ControlPlane>(tmp, std::vector<std::string>{"--ca-dir", tmp.file("ca")});
     tmp.write("client.token", certs::testing::issueToken(tmp.file("ca"), "a", "client"));
     tmp.write("server.token", certs::testing::issueToken(tmp.file("ca"), "b", "server"));
     server = std::make_unique<ProxyUnderTest>(
-        serverBootstrap(inbound, app.port(), tmp.file("server-access.log"), "a"),
+        serverBootstrap(inbound, app.port(), tmp.file("server-access.log"), "a", permissive),
         identityFlags(*cp, tmp.file("server.token"), "b", "server", ttl));
     client = std::make_unique<ProxyUnderTest>(
         clientBootstrap(outbound, tap ? tap->port() : inbound, tmp.file("client-access.log"),
@@ -339,6 +344,37 @@ TEST_CASE(
   std::string l = cat("listener.127.0.0.1_", mesh.inbound, ".");
   CHECK(mesh.server->stat(l + "no_filter_chain_match") == 1);  // the plaintext one
   CHECK(mesh.server->stat(l + "ssl_handshake_error") >= 3);
+}
+
+TEST_CASE(
+    "mtls: a PERMISSIVE inbound takes mTLS from a peer sidecar and plaintext on the same "
+    "port, and still refuses a TLS client it cannot verify",
+    "[mtls]") {
+  Mesh mesh("", kServerId, false, /*permissive=*/true);
+  auto via_sidecar = curl({mesh.url("/from-sidecar")});
+  INFO(via_sidecar.out);
+  CHECK(via_sidecar.rc == 0);
+  auto plain = curl({cat("http://127.0.0.1:", mesh.inbound, "/plaintext")});
+  INFO(plain.out);
+  CHECK(plain.rc == 0);
+  CHECK(plain.out == "hello GET /plaintext");
+  testing::TestCert other_ca = testing::makeRootCa("another mesh");
+  testing::TestCert foreign = testing::issueLeaf(other_ca, kClientId);
+  auto bad = curl({"-k", "--cert", mesh.tmp.write("f.crt", foreign.cert_pem), "--key",
+                   mesh.tmp.write("f.key", foreign.key_pem),
+                   cat("https://127.0.0.1:", mesh.inbound, "/foreign")});
+  CHECK(bad.rc != 0);
+  std::string log;
+  bool both = testing::waitFor([&] {
+    log = readAll(mesh.tmp.file("server-access.log"));
+    return log.find(cat("/from-sidecar 200 - peer=", kClientId, " tls=TLSv1.3")) !=
+               std::string::npos &&
+           log.find("/plaintext 200 - peer=- tls=-") != std::string::npos;
+  });
+  INFO(log);
+  CHECK(both);
+  CHECK(log.find("/foreign") == std::string::npos);
+  for (const auto& q : mesh.app.requests()) CHECK(q.find("/foreign") == std::string::npos);
 }
 
 TEST_CASE("mtls: a client sidecar refuses a server that is not the identity it expects", "[mtls]") {
