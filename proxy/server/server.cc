@@ -258,6 +258,7 @@ absl::Status Server::applyConfig(const config::ProxyConfig& config) {
     } else {
       it->second->setOnSuccess(nullptr);
     }
+    it->second->setTlsContext(c->second->tlsContext());
     it->second->update(c->second->config().health_checks, c->second->hosts());
     ++it;
   }

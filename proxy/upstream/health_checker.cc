@@ -110,6 +110,7 @@ class HealthChecker::Session : public net::Connection::Callbacks,
     }
     dropConnection(net::Connection::CloseMode::Abort);
     conn_ = net::Connection::create(parent_.main_, kBufferLimit);
+    if (parent_.tls_) conn_->startTls(parent_.tls_);
     conn_->setCallbacks(this);
     auto st = conn_->connect(host_->address(), nullptr);
     if (!st.ok()) {

@@ -27,6 +27,7 @@
 #include "proxy/config/config.h"
 #include "proxy/event/event_loop.h"
 #include "proxy/stats/stats.h"
+#include "proxy/tls/context.h"
 #include "proxy/upstream/host.h"
 
 namespace remora::upstream {
@@ -59,6 +60,8 @@ class HealthChecker {
   void update(const std::vector<config::HealthCheckConfig>& checks, const HostVector& hosts);
   // Main thread: the cluster state whose health generation moves.
   void setState(std::weak_ptr<ClusterState> state) { state_ = std::move(state); }
+  // The cluster's transport socket: checks speak TLS when the cluster does (Envoy's default).
+  void setTlsContext(tls::TlsContextSharedPtr ctx) { tls_ = std::move(ctx); }
   // Main thread: the cluster lost its health checks, went away, or the server stops: every
   // probe stops and the hosts lose their health-check flags.
   void stop();
@@ -83,6 +86,7 @@ class HealthChecker {
   uint64_t jitter(uint64_t bound) { return bound == 0 ? 0 : rng_() % bound; }
 
   event::EventLoop& main_;
+  tls::TlsContextSharedPtr tls_;
   std::string cluster_;
   std::weak_ptr<ClusterState> state_;
   std::shared_ptr<stats::ShardedScope<HealthCheckStats>> stats_;

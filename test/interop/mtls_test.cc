@@ -112,7 +112,7 @@ static_resources:
 // The client sidecar: plaintext from the application, mTLS to the server sidecar whose
 // SPIFFE ID must be `expect_id`.
 std::string clientBootstrap(uint16_t outbound, uint16_t server, const std::string& log_path,
-                            const std::string& expect_id) {
+                            const std::string& expect_id, const std::string& cluster_extra = "") {
   std::string tls = cat(R"(    transport_socket:
       name: envoy.transport_sockets.tls
       typed_config:
@@ -127,7 +127,7 @@ std::string clientBootstrap(uint16_t outbound, uint16_t server, const std::strin
               match_typed_subject_alt_names: [{san_type: URI, matcher: {exact: ")",
                         expect_id, R"("}}]
             validation_context_sds_secret_config: {name: ROOTCA, sds_config: )",
-                        kLocalSds, "}\n");
+                        kLocalSds, "}\n", cluster_extra);
   return cat(R"(admin: {address: {socket_address: {address: 127.0.0.1, port_value: 0}}}
 static_resources:
   listeners:
@@ -249,7 +249,8 @@ struct Mesh {
   std::unique_ptr<WireTap> tap;
 
   explicit Mesh(const std::string& ttl = "", const std::string& expect_server_id = kServerId,
-                bool tapped = false, bool permissive = false) {
+                bool tapped = false, bool permissive = false,
+                const std::string& client_cluster_extra = "") {
     if (tapped) tap = std::make_unique<WireTap>(inbound);
     cp = std::make_unique<ControlPlane>(tmp, std::vector<std::string>{"--ca-dir", tmp.file("ca")});
     tmp.write("client.token", certs::testing::issueToken(tmp.file("ca"), "a", "client"));
@@ -259,7 +260,7 @@ struct Mesh {
         identityFlags(*cp, tmp.file("server.token"), "b", "server", ttl));
     client = std::make_unique<ProxyUnderTest>(
         clientBootstrap(outbound, tap ? tap->port() : inbound, tmp.file("client-access.log"),
-                        expect_server_id),
+                        expect_server_id, client_cluster_extra),
         identityFlags(*cp, tmp.file("client.token"), "a", "client", ttl));
     bool ready = testing::waitFor([&] { return server->ready() && client->ready(); }, 20000);
     INFO("server log:\n" << server->log() << "\nclient log:\n" << client->log());
@@ -375,6 +376,23 @@ TEST_CASE(
   CHECK(both);
   CHECK(log.find("/foreign") == std::string::npos);
   for (const auto& q : mesh.app.requests()) CHECK(q.find("/foreign") == std::string::npos);
+}
+
+TEST_CASE("mtls: health checks of a TLS cluster speak mTLS, as its requests do", "[mtls]") {
+  Mesh mesh("", kServerId, false, false,
+            "    health_checks: [{timeout: 1s, interval: 0.2s, unhealthy_threshold: 1, "
+            "healthy_threshold: 1, http_health_check: {path: /healthz}}]\n");
+  bool checked = testing::waitFor(
+      [&] { return mesh.client->stat("cluster.server.health_check.success") >= 2; });
+  INFO(mesh.client->log());
+  CHECK(checked);
+  CHECK(mesh.client->stat("cluster.server.health_check.failure") == 0);
+  bool logged = testing::waitFor([&] {
+    return readAll(mesh.tmp.file("server-access.log"))
+               .find(cat("/healthz 200 - peer=", kClientId)) != std::string::npos;
+  });
+  CHECK(logged);
+  CHECK(curl({mesh.url("/after-checks")}).rc == 0);
 }
 
 TEST_CASE("mtls: a client sidecar refuses a server that is not the identity it expects", "[mtls]") {
