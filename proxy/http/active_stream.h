@@ -54,6 +54,7 @@ class ActiveStream : public FilterCallbacks {
       : shared_(shared),
         worker_(worker),
         encoder_(encoder),
+        conn_info_(info),
         stats_(stats),
         secure_(secure),
         idle_timer_(worker.loop().timeouts(), [this] { onIdleTimeout(); }),
@@ -365,6 +366,10 @@ class ActiveStream : public FilterCallbacks {
     for (auto& f : filters_) f->onDestroy();
     filters_destroyed_ = true;
     for (const auto& log : shared_.access_logs) log->log(request_, info_);
+    if (shared_.request_metrics && info_.response_code != 0) {
+      shared_.request_metrics->record(worker_.index(), info_.downstream_tls, info_.response_code,
+                                      info_.flags, conn_info_.metrics_cache);
+    }
     encoder_.streamDone();
   }
 
@@ -394,6 +399,7 @@ class ActiveStream : public FilterCallbacks {
   const ConnManagerShared& shared_;
   server::Worker& worker_;
   ResponseEncoder& encoder_;
+  const server::ConnectionInfo& conn_info_;  // the connection outlives its streams
   ConnManagerStats& stats_;
   bool secure_;
   StreamInfo info_;

@@ -15,6 +15,7 @@
 #include "proxy/event/timer.h"
 #include "proxy/http/filter.h"
 #include "proxy/http/headers.h"
+#include "proxy/http/request_metrics.h"
 #include "proxy/server/network_filter.h"
 #include "proxy/stats/stats.h"
 
@@ -69,6 +70,7 @@ struct ConnManagerShared {
   std::vector<HttpFilterFactorySharedPtr> filters;
   std::vector<std::shared_ptr<AccessLog>> access_logs;
   std::shared_ptr<stats::ShardedScope<ConnManagerStats>> stats;
+  std::shared_ptr<RequestMetrics> request_metrics;  // istio_requests_total
   uint32_t buffer_limit = 1024 * 1024;
   // The route table for a new stream: inline, or the RDS one in the worker's snapshot.
   // Shared: a stream keeps the table it routed with (an RDS update may replace it meanwhile).

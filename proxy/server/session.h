@@ -36,6 +36,9 @@ struct ConnectionInfo {
   // Set when remora terminated TLS on this connection: the handshake is done by the time a
   // filter chain's factory sees the connection, and its bytes are plaintext.
   net::TlsInfoSharedPtr tls;
+  // Per connection: the istio_requests_total series its requests used (see
+  // http::RequestMetrics), so a request does not look its labels up again.
+  mutable std::vector<std::pair<uint64_t, void*>> metrics_cache;
 };
 
 class Session {

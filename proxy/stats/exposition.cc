@@ -64,7 +64,10 @@ std::string renderPrometheus(Store& store) {
     }
     if (!labels.empty()) labels = cat("{", labels, "}");
     scope.visit([&](const StatValue& v) {
-      std::string name = sanitizeMetricName(cat("envoy_", scope.promFamily(), "_", v.name));
+      // Istio's standard metrics keep their own names (istio_requests_total).
+      std::string name = sanitizeMetricName(scope.promFamily().starts_with("istio_")
+                                                ? cat(scope.promFamily(), "_", v.name)
+                                                : cat("envoy_", scope.promFamily(), "_", v.name));
       auto& fam = families[name];
       if (fam.samples.empty()) {
         fam.kind = v.kind;

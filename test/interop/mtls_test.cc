@@ -307,6 +307,18 @@ TEST_CASE(
   CHECK(logged);
   CHECK(mesh.server->stat("listener.127.0.0.1_" + std::to_string(mesh.inbound) +
                           ".ssl_handshake_error") == 0);
+  // The caller's identity labels Istio's request metric at the server sidecar.
+  std::string prom = mesh.server->admin("/stats/prometheus").body;
+  INFO(prom);
+  CHECK(
+      prom.find(cat("istio_requests_total{envoy_http_conn_manager_prefix=\"m\",source_principal=\"",
+                    kClientId, "\",destination_principal=\"", kServerId,
+                    "\",connection_security_policy=\"mutual_tls\",request_protocol=\"http\","
+                    "response_code=\"200\",response_flags=\"-\"} 1")) != std::string::npos);
+  // At the client sidecar the caller is plaintext: no principal.
+  CHECK(mesh.client->admin("/stats/prometheus")
+            .body.find("source_principal=\"unknown\",destination_principal=\"unknown\","
+                       "connection_security_policy=\"none\"") != std::string::npos);
 }
 
 TEST_CASE(

@@ -57,6 +57,8 @@ absl::StatusOr<server::NetworkFilterFactorySharedPtr> createHttpConnectionManage
   shared->stats = context.stats.shardedScope<http::ConnManagerStats>(
       context.workers, cat("http.", c.stat_prefix, "."), "http",
       {{"envoy_http_conn_manager_prefix", c.stat_prefix}});
+  shared->request_metrics =
+      std::make_shared<http::RequestMetrics>(context.stats, context.workers, c.stat_prefix);
   return std::make_shared<http::ConnManagerFactory>(std::move(shared));
 }
 
