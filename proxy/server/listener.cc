@@ -27,7 +27,8 @@ constexpr int kBacklog = 4096;
 std::atomic<uint64_t> g_next_lineage{1};
 
 absl::StatusOr<tls::TlsContextSharedPtr> buildTls(const config::FilterChainConfig& chain,
-                                                  const std::string& where) {
+                                                  const std::string& where,
+                                                  const std::shared_ptr<tls::TlsStats>& stats) {
   if (!chain.tls) return tls::TlsContextSharedPtr();
   if (!chain.tls->common.secrets_ready()) {
     return absl::UnavailableError(cat(where, ".transport_socket: secret '",
@@ -36,7 +37,7 @@ absl::StatusOr<tls::TlsContextSharedPtr> buildTls(const config::FilterChainConfi
                                           : chain.tls->common.certificate_sds,
                                       "' has not arrived"));
   }
-  auto ctx = tls::TlsContext::createServer(*chain.tls);
+  auto ctx = tls::TlsContext::createServer(*chain.tls, stats);
   if (!ctx.ok()) {
     return absl::InvalidArgumentError(cat(where, ".transport_socket: ", ctx.status().message()));
   }
@@ -125,12 +126,20 @@ absl::StatusOr<std::shared_ptr<Listener>> Listener::create(const config::Listene
   for (const auto& fc : config.filter_chains) l->matches_.push_back(fc.match);
   if (auto s = checkDistinctMatches(l->matches_); !s.ok()) return s;
   FilterFactoryContext ctx{store, workers, config.per_connection_buffer_limit_bytes};
+  std::shared_ptr<tls::TlsStats> tls_stats;
+  auto chainHasTls = [](const config::FilterChainConfig& fc) { return fc.tls.has_value(); };
+  if (std::any_of(config.filter_chains.begin(), config.filter_chains.end(), chainHasTls) ||
+      (config.default_filter_chain && config.default_filter_chain->tls)) {
+    std::string addr = listenerStatName(config);
+    tls_stats = tls::TlsStats::get(store, cat("listener.", addr, "."), "listener",
+                                   {{"envoy_listener_address", addr}});
+  }
   for (size_t i = 0; i < config.filter_chains.size(); ++i) {
     std::string where = cat("filter_chains[", i, "]");
     auto f = buildChain(config.filter_chains[i], where, registry, ctx);
     if (!f.ok()) return f.status();
     l->chains_.push_back(*f);
-    auto t = buildTls(config.filter_chains[i], where);
+    auto t = buildTls(config.filter_chains[i], where, tls_stats);
     if (!t.ok()) return t.status();
     l->chain_tls_.push_back(*t);
   }
@@ -138,7 +147,7 @@ absl::StatusOr<std::shared_ptr<Listener>> Listener::create(const config::Listene
     auto f = buildChain(*config.default_filter_chain, "default_filter_chain", registry, ctx);
     if (!f.ok()) return f.status();
     l->default_chain_ = *f;
-    auto t = buildTls(*config.default_filter_chain, "default_filter_chain");
+    auto t = buildTls(*config.default_filter_chain, "default_filter_chain", tls_stats);
     if (!t.ok()) return t.status();
     l->default_tls_ = *t;
   }

@@ -73,7 +73,9 @@ absl::Status Server::applyConfig(const config::ProxyConfig& config) {
         return absl::UnavailableError(
             cat("cluster '", cc.name, "': its TLS secrets have not arrived"));
       }
-      auto ctx = tls::TlsContext::createClient(*cc.tls);
+      auto ctx = tls::TlsContext::createClient(
+          *cc.tls, tls::TlsStats::get(store_, cat("cluster.", cc.name, "."), "cluster",
+                                      {{"envoy_cluster_name", cc.name}}));
       if (!ctx.ok()) {
         return absl::InvalidArgumentError(
             cat("cluster '", cc.name, "': transport_socket: ", ctx.status().message()));

@@ -10,6 +10,8 @@
 
 #include <cstring>
 #include <ctime>
+#include <map>
+#include <mutex>
 
 #include "absl/strings/str_join.h"
 
@@ -191,6 +193,44 @@ std::string opensslErrors() {
   return out.empty() ? "no OpenSSL error" : out;
 }
 
+std::shared_ptr<TlsStats> TlsStats::get(stats::Store& store, const std::string& prefix,
+                                        const std::string& prom_family,
+                                        std::vector<std::pair<std::string, std::string>> labels) {
+  static std::mutex mu;
+  static std::map<std::pair<const stats::Store*, std::string>, std::weak_ptr<TlsStats>> live;
+  std::lock_guard<std::mutex> lock(mu);
+  auto key = std::make_pair(&store, prefix);
+  if (auto it = live.find(key); it != live.end()) {
+    if (auto s = it->second.lock()) return s;
+  }
+  std::erase_if(live, [](const auto& kv) { return kv.second.expired(); });
+  auto s = std::make_shared<TlsStats>(prefix, prom_family, std::move(labels));
+  store.add(s);
+  live[key] = s;
+  return s;
+}
+
+void TlsStats::visit(const stats::StatVisitor& visit) const {
+  auto counter = [&](std::string_view name, const std::atomic<uint64_t>& v, std::string_view help) {
+    visit({name, stats::Kind::Counter, help,
+           static_cast<int64_t>(v.load(std::memory_order_relaxed))});
+  };
+  counter("ssl.handshake", handshake, "TLS handshakes completed");
+  counter("ssl.session_reused", session_reused, "TLS handshakes that resumed a session");
+  counter("ssl.connection_error", connection_error, "TLS handshakes or records that failed");
+  counter("ssl.no_certificate", no_certificate, "Peers refused for presenting no certificate");
+  counter("ssl.fail_verify_error", fail_verify_error,
+          "Peers refused because their certificate chain did not verify");
+  counter("ssl.fail_verify_san", fail_verify_san,
+          "Peers refused because no SAN matched the expected identity");
+}
+
+TlsContext::TlsContext(bool server, std::shared_ptr<TlsStats> stats)
+    : server_(server),
+      stats_(stats ? std::move(stats)
+                   : std::make_shared<TlsStats>(
+                         "ssl.", "ssl", std::vector<std::pair<std::string, std::string>>{})) {}
+
 TlsContext::~TlsContext() {
   if (session_ != nullptr) SSL_SESSION_free(session_);
   if (ctx_ != nullptr) SSL_CTX_free(ctx_);
@@ -258,8 +298,8 @@ absl::Status TlsContext::init(const config::CommonTlsConfig& common) {
 }
 
 absl::StatusOr<std::shared_ptr<TlsContext>> TlsContext::createServer(
-    const config::DownstreamTlsConfig& config) {
-  std::shared_ptr<TlsContext> c(new TlsContext(true));
+    const config::DownstreamTlsConfig& config, std::shared_ptr<TlsStats> stats) {
+  std::shared_ptr<TlsContext> c(new TlsContext(true, std::move(stats)));
   if (auto s = c->init(config.common); !s.ok()) return s;
   if (!config.common.certificate) {
     return absl::InvalidArgumentError("a server TLS context needs a tls_certificate");
@@ -298,8 +338,8 @@ absl::StatusOr<std::shared_ptr<TlsContext>> TlsContext::createServer(
 }
 
 absl::StatusOr<std::shared_ptr<TlsContext>> TlsContext::createClient(
-    const config::UpstreamTlsConfig& config) {
-  std::shared_ptr<TlsContext> c(new TlsContext(false));
+    const config::UpstreamTlsConfig& config, std::shared_ptr<TlsStats> stats) {
+  std::shared_ptr<TlsContext> c(new TlsContext(false, std::move(stats)));
   if (auto s = c->init(config.common); !s.ok()) return s;
   c->sni_ = config.sni;
   bool trust = config.common.validation && !config.common.validation->trusted_ca_pem.empty();

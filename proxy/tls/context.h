@@ -15,11 +15,23 @@
 #include "proxy/config/tls_config.h"
 #include "proxy/http/route_table.h"
 #include "proxy/net/tls_info.h"
+#include "proxy/stats/stats.h"
 
 namespace remora::tls {
 
-// Handshake outcomes, counted across workers (Envoy's ssl.* names).
-struct TlsStats {
+// Handshake outcomes of a listener's or a cluster's contexts, counted across workers with
+// Envoy's names (listener.<address>.ssl.handshake, cluster.<name>.ssl.fail_verify_san, ...).
+// One object per listener or cluster for as long as any version of it lives, so a certificate
+// rotation (a new context) keeps counting where the old one stopped.
+class TlsStats : public stats::Scope {
+ public:
+  using stats::Scope::Scope;
+  // The stats with this prefix: the live ones, or new ones added to `store`.
+  static std::shared_ptr<TlsStats> get(stats::Store& store, const std::string& prefix,
+                                       const std::string& prom_family,
+                                       std::vector<std::pair<std::string, std::string>> labels);
+  void visit(const stats::StatVisitor& visitor) const override;
+
   std::atomic<uint64_t> handshake{0};
   std::atomic<uint64_t> session_reused{0};
   std::atomic<uint64_t> connection_error{0};
@@ -30,10 +42,11 @@ struct TlsStats {
 
 class TlsContext {
  public:
+  // `stats` (optional) is shared with the other versions of the same listener or cluster.
   static absl::StatusOr<std::shared_ptr<TlsContext>> createServer(
-      const config::DownstreamTlsConfig& config);
+      const config::DownstreamTlsConfig& config, std::shared_ptr<TlsStats> stats = nullptr);
   static absl::StatusOr<std::shared_ptr<TlsContext>> createClient(
-      const config::UpstreamTlsConfig& config);
+      const config::UpstreamTlsConfig& config, std::shared_ptr<TlsStats> stats = nullptr);
   ~TlsContext();
   TlsContext(const TlsContext&) = delete;
   TlsContext& operator=(const TlsContext&) = delete;
@@ -43,7 +56,7 @@ class TlsContext {
   SSL* newSsl() const;
   // What the handshake on `ssl` established (after it completed).
   net::TlsInfoSharedPtr infoOf(SSL* ssl) const;
-  TlsStats& stats() const { return stats_; }
+  TlsStats& stats() const { return *stats_; }
   // The certificate's notAfter, for /certs and rotation checks (0 when there is none).
   int64_t certificateExpiry() const { return cert_not_after_; }
 
@@ -53,7 +66,7 @@ class TlsContext {
   void saveSession(SSL_SESSION* session) const;
 
  private:
-  explicit TlsContext(bool server) : server_(server) {}
+  TlsContext(bool server, std::shared_ptr<TlsStats> stats);
   absl::Status init(const config::CommonTlsConfig& common);
 
   bool server_;
@@ -62,7 +75,7 @@ class TlsContext {
   std::string alpn_wire_;  // length-prefixed, for ALPN negotiation
   std::vector<std::pair<config::SanMatch::Type, http::StringMatcher>> san_matchers_;
   int64_t cert_not_after_ = 0;
-  mutable TlsStats stats_;
+  std::shared_ptr<TlsStats> stats_;
   // Client: the most recent session (Envoy's max_session_keys = 1), for resumption.
   mutable std::mutex session_mu_;
   mutable SSL_SESSION* session_ = nullptr;

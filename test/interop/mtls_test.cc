@@ -356,7 +356,12 @@ TEST_CASE(
   CHECK(mesh.app.requests().size() == baseline);  // zero bytes reached the app
   std::string l = cat("listener.127.0.0.1_", mesh.inbound, ".");
   CHECK(mesh.server->stat(l + "no_filter_chain_match") == 1);  // the plaintext one
-  CHECK(mesh.server->stat(l + "ssl_handshake_error") >= 3);
+  CHECK(mesh.server->stat(l + "ssl_handshake_error") == 4);
+  // Why, in Envoy's names.
+  CHECK(mesh.server->stat(l + "ssl.no_certificate") == 1);
+  CHECK(mesh.server->stat(l + "ssl.fail_verify_error") == 2);  // another CA, expired
+  CHECK(mesh.server->stat(l + "ssl.fail_verify_san") == 1);    // the intruder
+  CHECK(mesh.server->stat(l + "ssl.handshake") == 1);          // the positive control
 }
 
 TEST_CASE(
@@ -412,6 +417,8 @@ TEST_CASE("mtls: a client sidecar refuses a server that is not the identity it e
   auto r = curl({"-o", "/dev/null", "-w", "%{http_code}", mesh.url("/x")});
   CHECK(r.out == "503");
   CHECK(mesh.app.requests().empty());
+  CHECK(mesh.client->stat("cluster.server.ssl.fail_verify_san") >= 1);
+  CHECK(mesh.client->stat("cluster.server.ssl.handshake") == 0);
   bool logged = testing::waitFor([&] {
     return readAll(mesh.tmp.file("client-access.log")).find("/x 503 UF") != std::string::npos;
   });
