@@ -2,6 +2,7 @@
 #include "proxy/server/tls_inspector.h"
 
 #include <cstdint>
+#include <utility>
 
 namespace remora::server {
 namespace {
@@ -70,7 +71,11 @@ bool parseServerName(std::string_view ext, std::string* out) {
     uint8_t type;
     std::string_view name;
     if (!l.u8(&type) || !l.vec16(&name)) return false;
-    if (type == 0 && out->empty()) out->assign(name);  // host_name; only one is allowed
+    if (type != 0) continue;
+    // host_name: one, not empty, no NUL (OpenSSL and BoringSSL refuse the hello otherwise;
+    // "evil\0.example" must not reach a server_names suffix match).
+    if (!out->empty() || name.empty() || name.find('\0') != std::string_view::npos) return false;
+    out->assign(name);
   }
   return true;
 }
@@ -99,12 +104,20 @@ bool parseBody(std::string_view body, ClientHelloInfo* out) {
   std::string_view exts;
   if (!r.vec16(&exts) || !r.empty()) return false;
   Reader e(exts);
+  bool sni = false, alpn = false;
   while (!e.empty()) {
     uint16_t type;
     std::string_view data;
     if (!e.u16(&type) || !e.vec16(&data)) return false;
-    if (type == kServerNameExtension && !parseServerName(data, &out->server_name)) return false;
-    if (type == kAlpnExtension && !parseAlpn(data, &out->alpn)) return false;
+    // An extension type appears at most once (RFC 8446 section 4.2): a second ALPN list must
+    // not lengthen the first.
+    if (type == kServerNameExtension &&
+        (std::exchange(sni, true) || !parseServerName(data, &out->server_name))) {
+      return false;
+    }
+    if (type == kAlpnExtension && (std::exchange(alpn, true) || !parseAlpn(data, &out->alpn))) {
+      return false;
+    }
   }
   return true;
 }
@@ -132,6 +145,9 @@ ClientHelloResult parseClientHello(std::string_view data, ClientHelloInfo* out) 
     }
     handshake.append(data.substr(pos + kRecordHeader, len));
     pos += kRecordHeader + len;
+    // The limit is on the bytes read, record headers included (Envoy's max_client_hello_size):
+    // a hello whose records end past it is refused however its bytes arrive.
+    if (pos > kMaxClientHelloSize) return ClientHelloResult::Invalid;
     if (handshake.size() >= 4) {
       if (static_cast<uint8_t>(handshake[0]) != kClientHello) return ClientHelloResult::Invalid;
       size_t msg_len = (static_cast<size_t>(static_cast<uint8_t>(handshake[1])) << 16) |
@@ -147,7 +163,6 @@ ClientHelloResult parseClientHello(std::string_view data, ClientHelloInfo* out) 
         return ClientHelloResult::ClientHello;
       }
     }
-    if (pos > kMaxClientHelloSize) return ClientHelloResult::Invalid;
   }
 }
 
