@@ -4,6 +4,7 @@
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/ssl.h>
 
 #include <cstdlib>
 #include <fstream>
@@ -168,6 +169,29 @@ absl::StatusOr<std::string> sdsName(const tlsv3::SdsSecretConfig& sds, const std
   return sds.name();
 }
 
+// One entry of tls_params.cipher_suites, as OpenSSL reads it alone. OpenSSL skips the names it
+// does not know in a list as long as one is known, so a list is checked name by name here:
+// Envoy refuses a list with an unknown suite, and so does remora.
+bool knownCipherSuite(const std::string& name) {
+  std::string_view n = name;
+  if (!n.empty() && (n[0] == '!' || n[0] == '-' || n[0] == '+')) n.remove_prefix(1);  // modifiers
+  if (n.empty() || n.find(':') != std::string_view::npos) return false;
+  SSL_CTX* ctx = SSL_CTX_new(TLS_method());
+  bool ok = ctx != nullptr && SSL_CTX_set_cipher_list(ctx, std::string(n).c_str()) == 1;
+  SSL_CTX_free(ctx);
+  ERR_clear_error();
+  return ok;
+}
+
+bool knownCurve(const std::string& name) {
+  if (name.empty() || name.find(':') != std::string::npos) return false;
+  SSL_CTX* ctx = SSL_CTX_new(TLS_method());
+  bool ok = ctx != nullptr && SSL_CTX_set1_groups_list(ctx, name.c_str()) == 1;
+  SSL_CTX_free(ctx);
+  ERR_clear_error();
+  return ok;
+}
+
 config::TlsVersion tlsVersion(tlsv3::TlsParameters::TlsProtocol p) {
   switch (p) {
     case tlsv3::TlsParameters::TLSv1_0:
@@ -222,8 +246,20 @@ absl::StatusOr<config::CommonTlsConfig> commonTls(const tlsv3::CommonTlsContext&
     if (out.max_version < out.min_version) {
       return error(ppath, "tls_maximum_protocol_version is below tls_minimum_protocol_version");
     }
-    for (const auto& cs : p.cipher_suites()) out.cipher_suites.push_back(cs);
-    for (const auto& cv : p.ecdh_curves()) out.ecdh_curves.push_back(cv);
+    for (const auto& cs : p.cipher_suites()) {
+      if (!knownCipherSuite(cs)) {
+        return error(fieldPath(ppath, "cipher_suites"),
+                     cat("'", cs, "' is not a cipher suite remora knows"));
+      }
+      out.cipher_suites.push_back(cs);
+    }
+    for (const auto& cv : p.ecdh_curves()) {
+      if (!knownCurve(cv)) {
+        return error(fieldPath(ppath, "ecdh_curves"),
+                     cat("'", cv, "' is not a curve remora knows"));
+      }
+      out.ecdh_curves.push_back(cv);
+    }
   }
   if (c.tls_certificates_size() + c.tls_certificate_sds_secret_configs_size() > 1) {
     return error(path, "more than one certificate is not supported");
