@@ -1,14 +1,18 @@
 // Validation without serving.
 #include "xds/translate/validate.h"
 
+#include <variant>
+
 #include "envoy/config/bootstrap/v3/bootstrap.pb.h"
 #include "envoy/service/discovery/v3/discovery.pb.h"
 #include "proxy/common/strings.h"
+#include "proxy/config/secrets.h"
 #include "proxy/http/route_table.h"
 #include "proxy/server/listener.h"
 #include "xds/common/load.h"
 #include "xds/translate/bootstrap.h"
 #include "xds/translate/http.h"
+#include "xds/translate/tls.h"
 #include "xds/translate/translate.h"
 
 namespace remora::xds {
@@ -25,8 +29,29 @@ absl::Status buildListener(const config::ListenerConfig& lc,
   return absl::OkStatus();
 }
 
+// A listener whose TLS names SDS secrets gets them from the Secrets beside it (the same input,
+// or the bootstrap's static secrets). A secret that only arrives when the listener is served
+// (over ADS, or the local identity's) leaves its chain's TLS context unbuilt here: the rest of
+// the listener is checked instead of the whole refused for what nobody could have supplied.
+config::ListenerConfig withKnownSecrets(config::ListenerConfig lc,
+                                        const std::vector<config::SecretConfig>& secrets) {
+  config::SecretLookup find = [&](const std::string& name) -> const config::SecretConfig* {
+    for (const auto& s : secrets) {
+      if (s.name == name) return &s;
+    }
+    return nullptr;
+  };
+  auto fill = [&](config::FilterChainConfig& fc) {
+    if (fc.tls && !config::resolveSecrets(fc.tls->common, find)) fc.tls.reset();
+  };
+  for (auto& fc : lc.filter_chains) fill(fc);
+  if (lc.default_filter_chain) fill(*lc.default_filter_chain);
+  return lc;
+}
+
 ValidationLine checkAny(const google::protobuf::Any& any,
-                        const server::NetworkFilterRegistry& filters) {
+                        const server::NetworkFilterRegistry& filters,
+                        const std::vector<config::SecretConfig>& secrets) {
   ValidationLine line;
   TranslateNotes notes;
   absl::Status st;
@@ -40,7 +65,7 @@ ValidationLine checkAny(const google::protobuf::Any& any,
     any.UnpackTo(&l);
     line.resource = resourceLabel("listener", l.name());
     auto lc = translateListener(l, &notes);
-    st = lc.ok() ? buildListener(*lc, filters) : lc.status();
+    st = lc.ok() ? buildListener(withKnownSecrets(*lc, secrets), filters) : lc.status();
   } else if (any.Is<envoy::config::endpoint::v3::ClusterLoadAssignment>()) {
     envoy::config::endpoint::v3::ClusterLoadAssignment cla;
     any.UnpackTo(&cla);
@@ -58,6 +83,11 @@ ValidationLine checkAny(const google::protobuf::Any& any,
         st = absl::InvalidArgumentError(cat(line.resource, ": ", rt.status().message()));
       }
     }
+  } else if (any.Is<envoy::extensions::transport_sockets::tls::v3::Secret>()) {
+    envoy::extensions::transport_sockets::tls::v3::Secret secret;
+    any.UnpackTo(&secret);
+    line.resource = resourceLabel("secret", secret.name());
+    st = translateSecret(secret, line.resource, &notes).status();
   } else {
     line.resource = any.type_url();
     st = absl::InvalidArgumentError(
@@ -109,7 +139,7 @@ ValidationReport validateBootstrap(const std::string& text,
     return report;
   }
   for (const auto& lc : bc->static_config.listeners) {
-    auto st = buildListener(lc, filters);
+    auto st = buildListener(withKnownSecrets(lc, bc->static_config.secrets), filters);
     report.lines.push_back(
         {st.ok(), resourceLabel("listener", lc.name), std::string(st.message()), {}});
   }
@@ -130,6 +160,9 @@ ValidationReport validateResources(const std::string& text,
     report.lines.push_back({false, "input", std::string(docs.status().message()), {}});
     return report;
   }
+  // The resources in input order (or the line that says why a document is none), then the
+  // Secrets among them, which the listeners may name.
+  std::vector<std::variant<google::protobuf::Any, ValidationLine>> items;
   for (size_t i = 0; i < docs->size(); ++i) {
     const std::string& json = (*docs)[i];
     google::protobuf::Any any;
@@ -140,20 +173,35 @@ ValidationReport validateResources(const std::string& text,
     } else if (!st.ok() && parseJson(json, &resp).ok() && resp.resources_size() > 0) {
       st = absl::OkStatus();  // a DiscoveryResponse without "@type"
     } else if (st.ok()) {
-      report.lines.push_back(checkAny(any, filters));
+      items.emplace_back(std::move(any));
       continue;
     }
     if (!st.ok()) {
-      report.lines.push_back({false, cat("document ", i + 1), std::string(st.message()), {}});
+      items.emplace_back(
+          ValidationLine{false, cat("document ", i + 1), std::string(st.message()), {}});
       continue;
     }
     for (const auto& r : resp.resources()) {
       if (!resp.type_url().empty() && r.type_url() != resp.type_url()) {
-        report.lines.push_back(
-            {false, r.type_url(), cat("in a response of type ", resp.type_url()), {}});
+        items.emplace_back(ValidationLine{
+            false, r.type_url(), cat("in a response of type ", resp.type_url()), {}});
         continue;
       }
-      report.lines.push_back(checkAny(r, filters));
+      items.emplace_back(r);
+    }
+  }
+  std::vector<config::SecretConfig> secrets;
+  for (const auto& item : items) {
+    const auto* any = std::get_if<google::protobuf::Any>(&item);
+    envoy::extensions::transport_sockets::tls::v3::Secret secret;
+    if (any == nullptr || !any->Is<decltype(secret)>() || !any->UnpackTo(&secret)) continue;
+    if (auto sc = translateSecret(secret, "", nullptr); sc.ok()) secrets.push_back(std::move(*sc));
+  }
+  for (auto& item : items) {
+    if (const auto* any = std::get_if<google::protobuf::Any>(&item)) {
+      report.lines.push_back(checkAny(*any, filters, secrets));
+    } else {
+      report.lines.push_back(std::move(std::get<ValidationLine>(item)));
     }
   }
   return report;

@@ -14,10 +14,12 @@
 
 #include "envoy/config/cluster/v3/cluster.pb.h"
 #include "envoy/config/listener/v3/listener.pb.h"
+#include "filters/registry.h"
 #include "proxy/common/strings.h"
 #include "test/common/test_certs.h"
 #include "test/xds/translate/translate_test_util.h"
 #include "xds/translate/translate.h"
+#include "xds/translate/validate.h"
 
 namespace remora::xds {
 namespace {
@@ -723,6 +725,74 @@ filter_chains:
   CHECK(nack(l) ==
         "listener 'inbound'.filter_chains[0].transport_socket.typed_config.require_sni: not "
         "supported by remora");
+}
+
+}  // namespace
+}  // namespace remora::xds
+
+namespace remora::xds {
+namespace {
+
+// `remora --mode validate` on TLS resources: Secrets are checked, and a listener's SDS names are
+// filled from the Secrets beside it or left to when it is served.
+TEST_CASE("TLS: validation of Secrets and of listeners whose certificates come by SDS",
+          "[xds][tls]") {
+  const Pki& p = pki();
+  auto filters = remora::filters::networkFilters();
+  auto listenerNaming = [](const std::string& cert, const std::string& source) {
+    return cat(R"('@type': type.googleapis.com/envoy.config.listener.v3.Listener
+name: tls-in
+address: {socket_address: {address: 127.0.0.1, port_value: 8443}}
+filter_chains:
+- transport_socket:
+    name: envoy.transport_sockets.tls
+    typed_config:
+      '@type': )",
+               kDownstream, R"(
+      common_tls_context: {tls_certificate_sds_secret_configs: [{name: )",
+               cert, ", sds_config: ", source, R"(}]}
+  filters:
+  - name: envoy.filters.network.tcp_proxy
+    typed_config: {'@type': type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy, stat_prefix: in, cluster: app}
+)");
+  };
+  auto secretDoc = [&](const std::string& name, const std::string& cert_pem,
+                       const std::string& key_pem) {
+    return cat("'@type': type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret\n",
+               "name: ", name,
+               "\ntls_certificate: {certificate_chain: {inline_string: ", q(cert_pem),
+               "}, private_key: {inline_string: ", q(key_pem), "}}\n");
+  };
+  // Istio's inbound listener: its certificate comes from the local identity when served.
+  auto istio = validateResources(listenerNaming("default", kIstioSds), filters);
+  INFO(istio.text());
+  CHECK(istio.ok());
+  // Over ADS, with the Secret in the same file: built with it.
+  auto both = validateResources(cat(listenerNaming("server-cert", kAds), "---\n",
+                                    secretDoc("server-cert", p.leaf.cert_pem, p.leaf.key_pem)),
+                                filters);
+  INFO(both.text());
+  CHECK(both.ok());
+  CHECK(both.text() ==
+        "ACCEPT listener 'tls-in'\nACCEPT secret 'server-cert'\n2 accepted, 0 rejected\n");
+  // A Secret whose key is not the certificate's: the listener that would use it is refused.
+  testing::TestCert other = testing::issueLeaf(p.ca, "spiffe://cluster.local/ns/x/sa/y");
+  auto mismatch = validateResources(cat(listenerNaming("server-cert", kAds), "---\n",
+                                        secretDoc("server-cert", p.leaf.cert_pem, other.key_pem)),
+                                    filters);
+  INFO(mismatch.text());
+  REQUIRE(mismatch.lines.size() == 2);
+  CHECK_FALSE(mismatch.lines[0].ok);
+  CHECK(mismatch.lines[0].message.starts_with(
+      "listener 'tls-in': filter_chains[0].transport_socket: "));
+  CHECK(mismatch.lines[1].ok);
+  // A broken Secret is refused naming its field.
+  auto broken = validateResources(secretDoc("bad", "garbage", p.leaf.key_pem), filters);
+  REQUIRE(broken.lines.size() == 1);
+  CHECK_FALSE(broken.lines[0].ok);
+  CHECK(broken.lines[0].resource == "secret 'bad'");
+  CHECK(broken.lines[0].message ==
+        "secret 'bad'.tls_certificate.certificate_chain: no PEM certificate");
 }
 
 }  // namespace
