@@ -386,8 +386,12 @@ config::ProxyConfig ConfigState::assemble() const {
     if (auto warm = withEndpoints(*c)) {
       out.clusters.push_back(*warm);
     } else if (auto active = active_clusters_.find(name); active != active_clusters_.end()) {
-      auto kept = active->second;          // make before break: the old version serves
-      config::resolveSecrets(kept, find);  // with the latest certificates it can have
+      // Make before break: the old version serves, with the latest certificates it can have;
+      // when one of its secrets went away, with the ones it was applied with (as Envoy keeps
+      // an SDS secret the server removes). Never with its trust bundle gone: that would turn
+      // verification of the upstream off.
+      auto kept = active->second;
+      if (!config::resolveSecrets(kept, find)) kept = active->second;
       out.clusters.push_back(std::move(kept));
     }
   }
@@ -403,7 +407,9 @@ config::ProxyConfig ConfigState::assemble() const {
       out.listeners.push_back(std::move(resolved));
     } else if (auto active = active_listeners_.find(name); active != active_listeners_.end()) {
       config::ListenerConfig kept = *active->second.config;  // make before break
-      config::resolveSecrets(kept, find);
+      if (!config::resolveSecrets(kept, find) && active->second.applied) {
+        kept = *active->second.applied;  // a secret went away: the ones it was applied with
+      }
       out.listeners.push_back(std::move(kept));
     }
   }
@@ -426,11 +432,13 @@ void ConfigState::commitActive(const config::ProxyConfig& applied) {
   for (const auto& l : applied.listeners) {
     auto it = listeners_.find(l.name);
     if (it == listeners_.end()) continue;  // static
+    auto resolved = std::make_shared<const config::ListenerConfig>(l);
     if (routesWarm(*it->second) && secretsWarm(*it->second)) {
       auto r = raw.find(l.name);
-      next[l.name] = ActiveListener{it->second, r == raw.end() ? nullptr : r->second};
+      next[l.name] = ActiveListener{it->second, r == raw.end() ? nullptr : r->second, resolved};
     } else if (auto a = active_listeners_.find(l.name); a != active_listeners_.end()) {
       next[l.name] = a->second;
+      next[l.name].applied = resolved;
     }
   }
   active_listeners_ = std::move(next);

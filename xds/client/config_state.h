@@ -113,6 +113,8 @@ class ConfigState {
   struct ActiveListener {
     std::shared_ptr<const config::ListenerConfig> config;
     std::shared_ptr<const ResourceEntry> raw;
+    // As applied: with the certificates and trust bundles of its secrets filled in.
+    std::shared_ptr<const config::ListenerConfig> applied;
   };
   std::map<std::string, ActiveListener> active_listeners_;  // last applied LDS versions
 
