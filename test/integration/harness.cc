@@ -260,7 +260,7 @@ std::string uniquePrefix() {
 TwoPods::TwoPods(PodOptions a, PodOptions b) : prefix_(uniquePrefix()) {
   a_ = std::make_unique<Pod>(prefix_ + "a", "192.0.2.1", std::move(a));
   b_ = std::make_unique<Pod>(prefix_ + "b", "192.0.2.2", std::move(b));
-  std::string va = prefix_ + "a0", vb = prefix_ + "b0";
+  std::string va = linkA(), vb = linkB();
   REQUIRE(runCommand({"ip", "link", "add", va, "type", "veth", "peer", "name", vb}) == 0);
   REQUIRE(runCommand({"ip", "link", "set", va, "netns", a_->ns().name()}) == 0);
   REQUIRE(runCommand({"ip", "link", "set", vb, "netns", b_->ns().name()}) == 0);

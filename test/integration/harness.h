@@ -107,6 +107,9 @@ class TwoPods {
   ~TwoPods();
   Pod& a() { return *a_; }
   Pod& b() { return *b_; }
+  // The names of the veth pair's ends, in pod A and in pod B (for tcpdump -i).
+  std::string linkA() const { return prefix_ + "a0"; }
+  std::string linkB() const { return prefix_ + "b0"; }
 
  private:
   std::string prefix_;
