@@ -339,7 +339,7 @@ class InspectorSession : public Session, public net::Connection::Callbacks {
     const auto& cfg = info_.listener->config();
     if (cfg.tls_inspector) {
       ClientHelloInfo hello;
-      switch (parseClientHello(seen_, &hello)) {
+      switch (hello_parser_.parse(seen_, &hello)) {
         case ClientHelloResult::NeedMore:
           return;
         case ClientHelloResult::ClientHello:
@@ -411,6 +411,7 @@ class InspectorSession : public Session, public net::Connection::Callbacks {
   net::Connection* conn_;
   ConnectionInfo info_;
   std::string seen_;
+  ClientHelloParser hello_parser_;
   event::Timer timer_;
 };
 

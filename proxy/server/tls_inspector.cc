@@ -125,13 +125,17 @@ bool parseBody(std::string_view body, ClientHelloInfo* out) {
 }  // namespace
 
 ClientHelloResult parseClientHello(std::string_view data, ClientHelloInfo* out) {
+  ClientHelloParser parser;
+  return parser.parse(data, out);
+}
+
+ClientHelloResult ClientHelloParser::parse(std::string_view data, ClientHelloInfo* out) {
   if (data.empty()) return ClientHelloResult::NeedMore;
   if (static_cast<uint8_t>(data[0]) != kHandshakeRecord) return ClientHelloResult::NotTls;
   if (data.size() >= 2 && static_cast<uint8_t>(data[1]) != 3) return ClientHelloResult::NotTls;
   // Gather the handshake message from as many records as it spans.
-  std::string handshake;
-  size_t pos = 0;
   for (;;) {
+    size_t pos = pos_;
     if (data.size() - pos < kRecordHeader) return ClientHelloResult::NeedMore;
     auto b = [&](size_t i) { return static_cast<uint8_t>(data[pos + i]); };
     if (b(0) != kHandshakeRecord || b(1) != 3) {
@@ -143,20 +147,20 @@ ClientHelloResult parseClientHello(std::string_view data, ClientHelloInfo* out) 
       if (pos + kRecordHeader + len > kMaxClientHelloSize) return ClientHelloResult::Invalid;
       return ClientHelloResult::NeedMore;
     }
-    handshake.append(data.substr(pos + kRecordHeader, len));
-    pos += kRecordHeader + len;
+    handshake_.append(data.substr(pos + kRecordHeader, len));
+    pos_ = pos + kRecordHeader + len;
     // The limit is on the bytes read, record headers included (Envoy's max_client_hello_size):
     // a hello whose records end past it is refused however its bytes arrive.
-    if (pos > kMaxClientHelloSize) return ClientHelloResult::Invalid;
-    if (handshake.size() >= 4) {
-      if (static_cast<uint8_t>(handshake[0]) != kClientHello) return ClientHelloResult::Invalid;
-      size_t msg_len = (static_cast<size_t>(static_cast<uint8_t>(handshake[1])) << 16) |
-                       (static_cast<size_t>(static_cast<uint8_t>(handshake[2])) << 8) |
-                       static_cast<uint8_t>(handshake[3]);
+    if (pos_ > kMaxClientHelloSize) return ClientHelloResult::Invalid;
+    if (handshake_.size() >= 4) {
+      if (static_cast<uint8_t>(handshake_[0]) != kClientHello) return ClientHelloResult::Invalid;
+      size_t msg_len = (static_cast<size_t>(static_cast<uint8_t>(handshake_[1])) << 16) |
+                       (static_cast<size_t>(static_cast<uint8_t>(handshake_[2])) << 8) |
+                       static_cast<uint8_t>(handshake_[3]);
       if (msg_len + 4 > kMaxClientHelloSize) return ClientHelloResult::Invalid;
-      if (handshake.size() >= msg_len + 4) {
+      if (handshake_.size() >= msg_len + 4) {
         ClientHelloInfo info;
-        if (!parseBody(std::string_view(handshake).substr(4, msg_len), &info)) {
+        if (!parseBody(std::string_view(handshake_).substr(4, msg_len), &info)) {
           return ClientHelloResult::Invalid;
         }
         *out = std::move(info);

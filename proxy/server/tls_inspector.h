@@ -27,4 +27,16 @@ constexpr size_t kMaxClientHelloSize = 64 * 1024;
 // Looks at the first bytes of a connection. The ClientHello may span several records.
 ClientHelloResult parseClientHello(std::string_view data, ClientHelloInfo* out);
 
+// The same, fed as bytes arrive: `data` is every byte seen so far (each call's a prefix of the
+// next). Complete records are consumed once, so a hello dripped in one-byte records costs
+// linear time, not quadratic.
+class ClientHelloParser {
+ public:
+  ClientHelloResult parse(std::string_view data, ClientHelloInfo* out);
+
+ private:
+  size_t pos_ = 0;         // bytes of `data` consumed (whole records)
+  std::string handshake_;  // the handshake message gathered from them
+};
+
 }  // namespace remora::server

@@ -124,6 +124,16 @@ void checkParsesOnlyWhenComplete(const std::string& data, const std::string& sni
   REQUIRE(parse(data, &info) == R::ClientHello);
   CHECK(info.server_name == sni);
   CHECK(info.alpn == alpn);
+  // The listener's parser, fed as the bytes arrive one by one, agrees at every step.
+  ClientHelloParser incremental;
+  for (size_t k = 1; k < data.size(); ++k) {
+    INFO("incremental, " << k << " of " << data.size() << " bytes");
+    REQUIRE(incremental.parse(std::string_view(data).substr(0, k), &info) == R::NeedMore);
+  }
+  ClientHelloInfo inc;
+  REQUIRE(incremental.parse(data, &inc) == R::ClientHello);
+  CHECK(inc.server_name == sni);
+  CHECK(inc.alpn == alpn);
 }
 
 // --- Real ClientHellos ---
