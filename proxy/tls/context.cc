@@ -258,8 +258,10 @@ absl::Status TlsContext::init(const config::CommonTlsConfig& common) {
   SSL_CTX_set_max_proto_version(ctx_, max);
   SSL_CTX_set_options(ctx_, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
                                 (server_ ? SSL_OP_CIPHER_SERVER_PREFERENCE : 0));
+  // NO_AUTO_CHAIN: send exactly certificate_chain, as Envoy does (OpenSSL would otherwise build
+  // and verify our own chain from the trust store on every handshake, and send the root).
   SSL_CTX_set_mode(ctx_, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
-                             SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+                             SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_NO_AUTO_CHAIN);
   std::string ciphers =
       common.cipher_suites.empty() ? kDefaultCiphers : absl::StrJoin(common.cipher_suites, ":");
   if (SSL_CTX_set_cipher_list(ctx_, ciphers.c_str()) != 1) {
@@ -330,6 +332,10 @@ absl::StatusOr<std::shared_ptr<TlsContext>> TlsContext::createServer(
   if (config.disable_stateless_session_resumption) {
     SSL_CTX_set_options(c->ctx_, SSL_OP_NO_TICKET);
   }
+  // One TLS 1.3 ticket, not OpenSSL's two: clients keep one session per upstream (Envoy's and
+  // ours), and each ticket costs OpenSSL 3.0 a session encode/decode with the peer's
+  // certificate (about a tenth of a full handshake, tools/bench/README.md).
+  SSL_CTX_set_num_tickets(c->ctx_, 1);
   // A session is only resumed into the context that made it (OpenSSL requires an id context
   // whenever client certificates are verified).
   static const unsigned char kSidCtx[] = "remora";
