@@ -11,7 +11,7 @@ PACKAGES=(
   libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc libabsl-dev
   libyaml-cpp-dev libre2-dev catch2
   iptables iproute2 util-linux procps curl socat python3 nghttp2-client nghttp2-server prometheus
-  openssl
+  openssl testssl.sh
 )
 
 missing=()
