@@ -96,7 +96,7 @@ rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 field() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<<"$2"; }  # field NAME "a=1 b=2"
 median() { sort -g | awk '{v[NR] = $1} END { if (NR == 0) print "-"; else printf "%.1f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 HZ=$(getconf CLK_TCK)
-LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg) START=$(date -u '+%F %H:%M')
 
 # --- Certificates as the mesh's CA makes them: ECDSA P-256, a SPIFFE ID as the only SAN,
 # digitalSignature, server and client auth, valid for a day ---
@@ -463,7 +463,7 @@ if want idle; then
 fi
 
 echo
-echo "TLS benchmark: $(date -u '+%F %H:%M') UTC, $(nproc) cores ($(uname -r)), load average $LOAD0 at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
+echo "TLS benchmark: $START-$(date -u '+%H:%M') UTC, $(nproc) cores ($(uname -r)), load average $LOAD0 at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
 echo "tools/bench/tls.sh ${args[*]}"
 echo "$(openssl version); $(haproxy -v 2>/dev/null | head -1); $PIN"
 echo
