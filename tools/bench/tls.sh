@@ -81,8 +81,7 @@ fi
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 wait_listen() {  # wait_listen PORT PID
-  local i
-  for i in $(seq 200); do
+  for _ in $(seq 200); do
     kill -0 "$2" 2>/dev/null || { echo "tls.sh: process $2 exited before listening on $1" >&2; return 1; }
     ss -Hltnp "sport = :$1" 2>/dev/null | grep -q "pid=$2," && return 0
     ss -Hltnp "sport = :$1" 2>/dev/null | grep -q "pid=$(pgrep -P "$2" | head -1)," && return 0
@@ -404,7 +403,7 @@ fi
 
 # --- 3. Memory per idle connection, a fresh proxy per round ---
 if want idle; then
-  declare -A IDLE
+  declare -A IDLED
   ipaths=(remora-mtls remora-plain haproxy-mtls haproxy-plain)
   for r in $(seq "$ROUNDS"); do
     for p in "${ipaths[@]}"; do
@@ -439,7 +438,7 @@ if want idle; then
       exec 9>&-
       wait "$lp" || true
       stop "$pid"
-      IDLE[$p]+="before=$before after=$after $out"$'\n'
+      IDLED[$p]+="before=$before after=$after $out"$'\n'
     done
   done
   say "Idle connections: $IDLE connections held open (TLS: handshake done, tickets read), RSS growth"
@@ -449,7 +448,7 @@ if want idle; then
   say "| path          | RSS before KiB | RSS after KiB | bytes per idle connection |"
   say "| ------------- | -------------: | ------------: | ------------------------: |"
   for p in "${ipaths[@]}"; do
-    rows=${IDLE[$p]%$'\n'}
+    rows=${IDLED[$p]%$'\n'}
     b=$(while read -r l; do field before "$l"; done <<<"$rows" | median)
     a=$(while read -r l; do field after "$l"; done <<<"$rows" | median)
     per=$(while read -r l; do awk -v a="$(field after "$l")" -v b="$(field before "$l")" -v n="$(field open "$l")" 'BEGIN { print (n > 0) ? (a - b) * 1024 / n : 0 }'; done <<<"$rows" | median)
@@ -457,7 +456,7 @@ if want idle; then
   done
   say ""
   for p in "${ipaths[@]}"; do
-    say "$p by round: $(while read -r l; do printf '%s/%s KiB open=%s failures=%s; ' "$(field before "$l")" "$(field after "$l")" "$(field open "$l")" "$(field failures "$l")"; done <<<"${IDLE[$p]%$'\n'}")"
+    say "$p by round: $(while read -r l; do printf '%s/%s KiB open=%s failures=%s; ' "$(field before "$l")" "$(field after "$l")" "$(field open "$l")" "$(field failures "$l")"; done <<<"${IDLED[$p]%$'\n'}")"
   done
   say ""
 fi
