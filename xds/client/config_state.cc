@@ -360,7 +360,10 @@ std::set<std::string> ConfigState::edsNames() const {
 }
 
 config::ProxyConfig ConfigState::assemble() const {
-  config::ProxyConfig out = static_;
+  // Static clusters and listeners are copied below, once each, with their secrets filled in.
+  config::ProxyConfig out;
+  out.routes = static_.routes;
+  out.secrets = static_.secrets;
   config::SecretLookup find = [this](const std::string& n) { return findSecret(n); };
   auto withEndpoints = [&](config::ClusterConfig c) -> std::optional<config::ClusterConfig> {
     // A cluster whose TLS secrets have not arrived warms, as one waiting for endpoints does.
@@ -375,7 +378,6 @@ config::ProxyConfig ConfigState::assemble() const {
     if (absent_.count(c.eds_service_name) != 0) return c;  // timed out: no endpoints
     return std::nullopt;                                   // warming
   };
-  out.clusters.clear();
   for (auto c : static_.clusters) {
     // Static clusters serve from the start, endpoints or not, once their secrets are here.
     if (!config::resolveSecrets(c, find)) continue;
@@ -397,7 +399,6 @@ config::ProxyConfig ConfigState::assemble() const {
   }
   // Static listeners serve from the start (a missing route table answers 404 until it
   // arrives) unless their TLS secrets are missing; LDS listeners warm.
-  out.listeners.clear();
   for (auto l : static_.listeners) {
     if (config::resolveSecrets(l, find)) out.listeners.push_back(std::move(l));
   }
