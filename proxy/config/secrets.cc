@@ -5,13 +5,18 @@ namespace remora::config {
 
 bool resolveSecrets(CommonTlsConfig& tls, const SecretLookup& find) {
   bool ok = true;
+  bool timed_out = false;
   if (!tls.certificate_sds.empty()) {
     const SecretConfig* s = find(tls.certificate_sds);
     if (s != nullptr && s->tls_certificate) {
       tls.certificate = *s->tls_certificate;
     } else {
       tls.certificate.reset();
-      ok = false;
+      if (s != nullptr && s->absent) {
+        timed_out = true;
+      } else {
+        ok = false;
+      }
     }
   }
   if (!tls.validation_sds.empty()) {
@@ -25,9 +30,14 @@ bool resolveSecrets(CommonTlsConfig& tls, const SecretLookup& find) {
       }
     } else {
       tls.validation->trusted_ca_pem.clear();
-      ok = false;
+      if (s != nullptr && s->absent) {
+        timed_out = true;
+      } else {
+        ok = false;
+      }
     }
   }
+  tls.secrets_timed_out = ok && timed_out;
   return ok;
 }
 

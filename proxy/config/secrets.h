@@ -14,7 +14,8 @@ namespace remora::config {
 using SecretLookup = std::function<const SecretConfig*(const std::string& name)>;
 
 // Fills in every SDS-named certificate and trust bundle; false when one is missing (the
-// cluster or listener then warms).
+// cluster or listener then warms). A secret the lookup gives as `absent` (timed out) counts as
+// resolved and sets `secrets_timed_out`: the context is then built to refuse every handshake.
 bool resolveSecrets(CommonTlsConfig& tls, const SecretLookup& find);
 bool resolveSecrets(ClusterConfig& cluster, const SecretLookup& find);
 bool resolveSecrets(ListenerConfig& listener, const SecretLookup& find);

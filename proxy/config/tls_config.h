@@ -56,11 +56,16 @@ struct CommonTlsConfig {
   // provider or the bootstrap's static secrets.
   bool certificate_sds_ads = false;
   bool validation_sds_ads = false;
-  // Whether the SDS secrets were found when assembled (false: the context warms).
+  // Set when assembled: an SDS secret over ADS did not arrive within initial_fetch_timeout.
+  // The listener or cluster then serves (as Envoy's does) with a context that fails every
+  // handshake at once, never with the secret left out.
+  bool secrets_timed_out = false;
+  // Whether the SDS secrets were found when assembled (false: the context warms), or given
+  // up on.
   bool secrets_ready() const {
-    return (certificate_sds.empty() || certificate.has_value()) &&
-           (validation_sds.empty() ||
-            (validation.has_value() && !validation->trusted_ca_pem.empty()));
+    return secrets_timed_out || ((certificate_sds.empty() || certificate.has_value()) &&
+                                 (validation_sds.empty() ||
+                                  (validation.has_value() && !validation->trusted_ca_pem.empty())));
   }
   bool operator==(const CommonTlsConfig&) const = default;
 };
@@ -83,6 +88,8 @@ struct SecretConfig {
   std::string name;
   std::optional<TlsCertificate> tls_certificate;
   std::optional<ValidationContext> validation_context;
+  // A placeholder, not a secret: the initial fetch of this name over ADS timed out.
+  bool absent = false;
   bool operator==(const SecretConfig&) const = default;
 };
 

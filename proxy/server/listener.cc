@@ -49,6 +49,7 @@ config::ListenerConfig withoutTlsMaterial(config::ListenerConfig c) {
   auto strip = [](config::FilterChainConfig& fc) {
     if (!fc.tls) return;
     auto& common = fc.tls->common;
+    common.secrets_timed_out = false;  // material too: its arrival is a rotation
     if (!common.certificate_sds.empty()) common.certificate.reset();
     if (!common.validation_sds.empty() && common.validation)
       common.validation->trusted_ca_pem.clear();

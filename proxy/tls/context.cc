@@ -205,6 +205,7 @@ std::shared_ptr<TlsStats> TlsStats::get(stats::Store& store, const std::string& 
   }
   std::erase_if(live, [](const auto& kv) { return kv.second.expired(); });
   auto s = std::make_shared<TlsStats>(prefix, prom_family, std::move(labels));
+  s->downstream = prom_family == "listener";
   store.add(s);
   live[key] = s;
   return s;
@@ -223,6 +224,13 @@ void TlsStats::visit(const stats::StatVisitor& visit) const {
           "Peers refused because their certificate chain did not verify");
   counter("ssl.fail_verify_san", fail_verify_san,
           "Peers refused because no SAN matched the expected identity");
+  if (downstream) {
+    counter("server_ssl_socket_factory.downstream_context_secrets_not_ready", secrets_not_ready,
+            "Connections refused because the listener's TLS secrets have not arrived");
+  } else {
+    counter("client_ssl_socket_factory.upstream_context_secrets_not_ready", secrets_not_ready,
+            "Connections refused because the cluster's TLS secrets have not arrived");
+  }
 }
 
 TlsContext::TlsContext(bool server, std::shared_ptr<TlsStats> stats)
@@ -302,6 +310,7 @@ absl::Status TlsContext::init(const config::CommonTlsConfig& common) {
 absl::StatusOr<std::shared_ptr<TlsContext>> TlsContext::createServer(
     const config::DownstreamTlsConfig& config, std::shared_ptr<TlsStats> stats) {
   std::shared_ptr<TlsContext> c(new TlsContext(true, std::move(stats)));
+  if (config.common.secrets_timed_out) return c;  // not ready: refuses every handshake
   if (auto s = c->init(config.common); !s.ok()) return s;
   if (!config.common.certificate) {
     return absl::InvalidArgumentError("a server TLS context needs a tls_certificate");
@@ -346,6 +355,7 @@ absl::StatusOr<std::shared_ptr<TlsContext>> TlsContext::createServer(
 absl::StatusOr<std::shared_ptr<TlsContext>> TlsContext::createClient(
     const config::UpstreamTlsConfig& config, std::shared_ptr<TlsStats> stats) {
   std::shared_ptr<TlsContext> c(new TlsContext(false, std::move(stats)));
+  if (config.common.secrets_timed_out) return c;  // not ready: refuses every handshake
   if (auto s = c->init(config.common); !s.ok()) return s;
   c->sni_ = config.sni;
   bool trust = config.common.validation && !config.common.validation->trusted_ca_pem.empty();

@@ -38,6 +38,10 @@ class TlsStats : public stats::Scope {
   std::atomic<uint64_t> no_certificate{0};  // a client certificate was required and missing
   std::atomic<uint64_t> fail_verify_error{0};
   std::atomic<uint64_t> fail_verify_san{0};
+  // Connections refused because the context's SDS secrets never arrived (Envoy's
+  // {down,up}stream_context_secrets_not_ready).
+  std::atomic<uint64_t> secrets_not_ready{0};
+  bool downstream = false;  // a listener's (named as Envoy's server socket factory's)
 };
 
 class TlsContext {
@@ -52,6 +56,8 @@ class TlsContext {
   TlsContext& operator=(const TlsContext&) = delete;
 
   bool isServer() const { return server_; }
+  // False for a context whose SDS secrets timed out: no SSL_CTX, every handshake fails.
+  bool ready() const { return ctx_ != nullptr; }
   // A new SSL for one connection (client: with SNI and the last session to resume).
   SSL* newSsl() const;
   // What the handshake on `ssl` established (after it completed).

@@ -34,6 +34,7 @@ BIO_METHOD* bioMethod(int (*wr)(BIO*, const char*, size_t, size_t*),
 
 TlsSocket::TlsSocket(TlsContextSharedPtr ctx, event::BlockPool& pool)
     : ctx_(std::move(ctx)), pool_(pool) {
+  if (!ctx_->ready()) return;  // no SSL: the handshake fails at once
   ssl_ = ctx_->newSsl();
   RELEASE_ASSERT(ssl_ != nullptr, "SSL_new");
   BIO* bio = BIO_new(bioMethod(&TlsSocket::bioWrite, &TlsSocket::bioRead, &TlsSocket::bioCtrl));
@@ -86,7 +87,9 @@ void TlsSocket::addInput(std::string_view bytes) {
   }
 }
 
-bool TlsSocket::hasInput() const { return in_head_ != nullptr || SSL_pending(ssl_) > 0; }
+bool TlsSocket::hasInput() const {
+  return in_head_ != nullptr || (ssl_ != nullptr && SSL_pending(ssl_) > 0);
+}
 
 int TlsSocket::bioRead(BIO* bio, char* data, size_t len, size_t* read) {
   auto* self = static_cast<TlsSocket*>(BIO_get_data(bio));
@@ -179,6 +182,12 @@ void TlsSocket::recordError(int ssl_result) {
 
 TlsSocket::Status TlsSocket::handshake() {
   if (done_) return Status::Done;
+  if (ssl_ == nullptr) {
+    // Envoy's words for it: the context's SDS secrets did not arrive.
+    error_ = "TLS error: Secret is not supplied by SDS";
+    ctx_->stats().secrets_not_ready.fetch_add(1, std::memory_order_relaxed);
+    return Status::Error;
+  }
   int rc = SSL_do_handshake(ssl_);
   if (rc == 1) {
     done_ = true;
@@ -233,7 +242,7 @@ bool TlsSocket::write(std::string_view plaintext) {
 }
 
 void TlsSocket::shutdown() {
-  if (!done_) return;
+  if (!done_ || ssl_ == nullptr) return;
   SSL_shutdown(ssl_);  // queues close_notify; we do not wait for the peer's
   ERR_clear_error();
 }

@@ -338,5 +338,172 @@ TEST_CASE(
   CHECK(proxy.log().find("rejected") == std::string::npos);
 }
 
+// A plaintext HTTP listener whose only route goes to the cluster `tls-up`, and that cluster:
+// mTLS to the `tls-in` listener above, its client certificate and roots over ADS.
+std::string plainListener(uint16_t port, const std::string& log_path) {
+  return cat(
+      R"('@type': type.googleapis.com/envoy.config.listener.v3.Listener
+name: plain-in
+address: {socket_address: {address: 127.0.0.1, port_value: )",
+      port, R"(}}
+filter_chains:
+- filters:
+  - name: envoy.filters.network.http_connection_manager
+    typed_config:
+      '@type': type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+      stat_prefix: plain_in
+      access_log:
+      - name: envoy.access_loggers.file
+        typed_config: {'@type': type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog, path: )",
+      log_path,
+      R"(, log_format: {text_format_source: {inline_string: "%REQ(:PATH)% %RESPONSE_CODE% %RESPONSE_FLAGS%\n"}}}
+      route_config:
+        virtual_hosts:
+        - name: all
+          domains: ['*']
+          routes: [{match: {prefix: /}, route: {cluster: tls-up}}]
+      http_filters:
+      - name: envoy.filters.http.router
+        typed_config: {'@type': type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}
+)");
+}
+
+std::string tlsUpCluster(uint16_t tls_port) {
+  return cat("'@type': ", kClusterType,
+             "\nname: tls-up\ntype: STATIC\nconnect_timeout: 1s\nload_assignment: {cluster_name: "
+             "tls-up, endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: "
+             "127.0.0.1, port_value: ",
+             tls_port, R"(}}}}]}]}
+transport_socket:
+  name: envoy.transport_sockets.tls
+  typed_config:
+    '@type': type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext
+    sni: )",
+             kServerName, R"(
+    common_tls_context:
+      tls_certificate_sds_secret_configs: [{name: client-cert, sds_config: {ads: {}, resource_api_version: V3}}]
+      validation_context_sds_secret_config: {name: up-roots, sds_config: {ads: {}, resource_api_version: V3}}
+)");
+}
+
+TEST_CASE(
+    "sds: secrets that do not arrive hold readiness until initial_fetch_timeout - then the "
+    "listener and the cluster serve refusing every handshake, until the secrets come",
+    "[sds][xds]") {
+  bool delta = GENERATE(false, true);
+  INFO((delta ? "DELTA_GRPC" : "GRPC"));
+  std::string dir = Binaries::get().dir + cat("/sds-late-", delta ? "delta" : "sotw");
+  std::string resources = dir + "/resources";
+  fs::create_directories(resources);
+  testing::TestCert ca = testing::makeRootCa("sds late root");
+  testing::TestCert server = testing::issueLeaf(ca, kServerId, kServerName);
+  testing::TestCert client = testing::issueLeaf(ca, kClientId);
+  std::ofstream(dir + "/ca.pem") << ca.cert_pem;
+  std::ofstream(dir + "/client.pem") << client.cert_pem;
+  std::ofstream(dir + "/client.key") << client.key_pem;
+
+  Upstream app;
+  uint16_t tls_port = freePort();
+  uint16_t plain_port = freePort();
+  writeFile(resources + "/listener.yaml", listener(tls_port, dir + "/access.log"));
+  writeFile(resources + "/plain.yaml", plainListener(plain_port, dir + "/plain.log"));
+  writeFile(resources + "/app.yaml", appCluster(app.port()));
+  writeFile(resources + "/tls-up.yaml", tlsUpCluster(tls_port));
+  // Present from the start: the listener's client roots and the cluster's certificate. Missing:
+  // the listener's certificate (server-cert) and the cluster's roots (up-roots).
+  writeFile(resources + "/mesh-ca.yaml", caSecret("mesh-ca", ca));
+  writeFile(resources + "/client-cert.yaml", certSecret("client-cert", client));
+
+  Process control(
+      {testing::buildDir() + "/xds/remora-control", "--config-dir", resources, "--listen",
+       "127.0.0.1:0", "--port-file", dir + "/cp.port", "--admin-address", "127.0.0.1:0"},
+      dir + "/control.log");
+  int cp_port = 0;
+  REQUIRE(testing::waitFor([&] {
+    std::ifstream in(dir + "/cp.port");
+    return static_cast<bool>(in >> cp_port);
+  }));
+  // Long enough that the checks below run well inside it.
+  ProxyUnderTest proxy(bootstrapYaml(cp_port, delta, "8s"));
+  INFO("remora log:\n" << proxy.log() << "\ncontrol log:\n" << control.log());
+  // The clusters and the secrets there are arrive; `tls-up` warms for its roots, so the
+  // listeners are not even asked for yet, and the proxy is not ready.
+  REQUIRE(testing::waitFor([&] { return proxy.stat("sds.update_success") >= 1; }));
+  CHECK(proxy.stat("cluster_manager.cds.update_success") >= 1);
+  CHECK_FALSE(proxy.ready());
+  CHECK(proxy.stat("listener_manager.lds.update_success") == 0);
+  HttpResult dump = proxy.admin("/config_dump");
+  CHECK(dump.body.find("tls-up") != std::string::npos);
+
+  // After the timeout: ready, with both in service.
+  REQUIRE(testing::waitFor([&] { return proxy.ready(); }, 30000));
+  CHECK(testing::waitFor([&] {
+    return proxy.log().find("secret 'server-cert' did not arrive within initial_fetch_timeout") !=
+           std::string::npos;
+  }));
+  CHECK(proxy.log().find("secret 'up-roots' did not arrive within initial_fetch_timeout") !=
+        std::string::npos);
+  REQUIRE(testing::waitFor([&] {
+    int fd = testing::connectTcp("127.0.0.1", tls_port, 200);
+    if (fd < 0) return false;
+    close(fd);
+    fd = testing::connectTcp("127.0.0.1", plain_port, 200);
+    if (fd < 0) return false;
+    close(fd);
+    return true;
+  }));
+
+  std::string cluster_stat =
+      "cluster.tls-up.client_ssl_socket_factory.upstream_context_secrets_not_ready";
+  std::string listener_stat =
+      cat("listener.127.0.0.1_", tls_port,
+          ".server_ssl_socket_factory.downstream_context_secrets_not_ready");
+  // The cluster without its roots: never a connection without verification, a 503 UF.
+  HttpResult r = ProxyUnderTest::hostHttp(plain_port, "GET", "/through");
+  CHECK(r.status == 503);
+  CHECK(proxy.stat(cluster_stat) >= 1);
+  // The listener without its certificate refuses the handshake; nothing reaches the app.
+  std::string url = cat("https://", kServerName, ":", tls_port, "/direct");
+  std::vector<std::string> curl{"curl",       "-sS",
+                                "--max-time", "10",
+                                "--resolve",  cat(kServerName, ":", tls_port, ":127.0.0.1"),
+                                "--cacert",   dir + "/ca.pem",
+                                "--cert",     dir + "/client.pem",
+                                "--key",      dir + "/client.key",
+                                url};
+  std::string out;
+  CHECK(runCommand(curl, &out) != 0);
+  CHECK(proxy.stat(listener_stat) == 1);
+  CHECK(app.requests().empty());
+
+  // The secrets come: both heal, and the whole chain works: plain-in -> tls-up (mTLS) ->
+  // tls-in -> app.
+  int64_t sds_updates = proxy.stat("sds.update_success");
+  writeFile(resources + "/server-cert.yaml", certSecret("server-cert", server));
+  writeFile(resources + "/up-roots.yaml", caSecret("up-roots", ca));
+  REQUIRE(testing::waitFor([&] { return proxy.stat("sds.update_success") > sds_updates; }));
+  int status = 0;
+  CHECK(testing::waitFor([&] {
+    status = ProxyUnderTest::hostHttp(plain_port, "GET", "/through").status;
+    return status == 200;
+  }));
+  INFO("last status " << status);
+  out.clear();
+  CHECK(runCommand(curl, &out) == 0);
+  CHECK(out == "hello GET /direct");
+  CHECK(proxy.stat(listener_stat) == 1);
+  CHECK(proxy.stat("sds.update_rejected") == 0);
+  std::string log;
+  CHECK(testing::waitFor([&] {
+    std::ifstream in(dir + "/plain.log");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    log = ss.str();
+    return log.find("/through 200") != std::string::npos;
+  }));
+  INFO(log);
+  CHECK(log.rfind("/through 503 UF\n", 0) == 0);  // the first request, before the secrets
+}
+
 }  // namespace
 }  // namespace remora::integration

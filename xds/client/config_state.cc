@@ -131,6 +131,7 @@ absl::Status ConfigState::translateOne(ResourceType type, const google::protobuf
       auto sc = translateSecret(sec, resourceLabel("secret", sec.name()), notes);
       if (!sc.ok()) return sc.status();
       secrets_[sec.name()] = std::move(*sc);
+      absent_secrets_.erase(sec.name());
       return absl::OkStatus();
     }
     default:
@@ -304,7 +305,31 @@ const config::SecretConfig* ConfigState::findSecret(const std::string& name) con
     if (s.name == name) return &s;
   }
   if (auto it = secrets_.find(name); it != secrets_.end()) return &it->second;
+  if (auto it = absent_secrets_.find(name); it != absent_secrets_.end()) return &it->second;
   return nullptr;
+}
+
+std::set<std::string> ConfigState::pendingSecrets() const {
+  std::set<std::string> out;
+  for (const auto& n : adsSecretNames()) {
+    if (findSecret(n) == nullptr) out.insert(n);
+  }
+  return out;
+}
+
+void ConfigState::markSecretAbsent(const std::string& name) {
+  if (findSecret(name) != nullptr) return;
+  config::SecretConfig placeholder;
+  placeholder.name = name;
+  placeholder.absent = true;
+  absent_secrets_[name] = std::move(placeholder);
+}
+
+void ConfigState::pruneSecrets() {
+  std::set<std::string> needed = adsSecretNames();
+  for (auto it = absent_secrets_.begin(); it != absent_secrets_.end();) {
+    it = needed.count(it->first) == 0 ? absent_secrets_.erase(it) : std::next(it);
+  }
 }
 
 std::set<std::string> ConfigState::adsSecretNames() const {
@@ -334,7 +359,7 @@ bool ConfigState::routesWarm(const config::ListenerConfig& l) const {
 std::vector<std::string> ConfigState::warmingListeners() const {
   std::vector<std::string> out;
   for (const auto& [name, l] : listeners_) {
-    if (!routesWarm(*l)) out.push_back(name);
+    if (!routesWarm(*l) || !secretsWarm(*l)) out.push_back(name);
   }
   return out;
 }
@@ -447,10 +472,16 @@ void ConfigState::commitActive(const config::ProxyConfig& applied) {
 
 std::vector<std::string> ConfigState::warmingClusters() const {
   std::vector<std::string> out;
+  config::SecretLookup find = [this](const std::string& n) { return findSecret(n); };
   for (const auto& [name, c] : clusters_) {
     if (c->type == config::ClusterConfig::Type::Eds && endpoints_.count(c->eds_service_name) == 0 &&
         absent_.count(c->eds_service_name) == 0) {
       out.push_back(name);
+      continue;
+    }
+    if (c->tls) {
+      config::CommonTlsConfig tls = c->tls->common;
+      if (!config::resolveSecrets(tls, find)) out.push_back(name);
     }
   }
   return out;

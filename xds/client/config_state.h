@@ -60,6 +60,13 @@ class ConfigState {
   void setLocalSecret(config::SecretConfig secret);
   // SDS names to fetch over ADS: those the clusters and listeners name with sds_config.ads.
   std::set<std::string> adsSecretNames() const;
+  // Of adsSecretNames(), those neither arrived (nor given locally) nor given up on.
+  std::set<std::string> pendingSecrets() const;
+  // A secret that did not arrive in time: what names it serves with a context that refuses
+  // every handshake (Envoy's "secrets not ready"), until it arrives.
+  void markSecretAbsent(const std::string& name);
+  // Forgets the given-up names nothing refers to any more (a later reference waits afresh).
+  void pruneSecrets();
   // The secret of that name: local, static, then from ADS; null when there is none.
   const config::SecretConfig* findSecret(const std::string& name) const;
 
@@ -74,13 +81,14 @@ class ConfigState {
 
   // ClusterLoadAssignment names the CDS clusters need.
   std::set<std::string> edsNames() const;
+  // CDS clusters waiting for their endpoints or their TLS secrets.
   std::vector<std::string> warmingClusters() const;
   // RouteConfiguration names the listeners need: those of every http_connection_manager with
   // `rds`, in static listeners, LDS listeners and the versions of them still in force.
   std::set<std::string> rdsNames() const;
   // Of rdsNames(), those neither arrived nor given up on.
   std::set<std::string> pendingRoutes() const;
-  // LDS listeners whose current version waits for its route configurations.
+  // LDS listeners whose current version waits for its route configurations or secrets.
   std::vector<std::string> warmingListeners() const;
   // The accepted resource of each LDS listener in force (for a warming listener: its previous
   // version, if it had one).
@@ -110,6 +118,8 @@ class ConfigState {
   std::set<std::string> absent_routes_;  // RDS names given up on (or removed by the server)
   std::map<std::string, config::SecretConfig> secrets_;        // SDS over ADS
   std::map<std::string, config::SecretConfig> local_secrets_;  // the local identity provider
+  // SDS names given up on (initial_fetch_timeout): placeholders with `absent` set.
+  std::map<std::string, config::SecretConfig> absent_secrets_;
   struct ActiveListener {
     std::shared_ptr<const config::ListenerConfig> config;
     std::shared_ptr<const ResourceEntry> raw;

@@ -40,7 +40,7 @@ struct XdsClient::Pending {
   DiscoveryResponse sotw;
   DeltaDiscoveryResponse delta;
   bool is_delta = false;
-  std::vector<std::string> absent;            // local: endpoint or route names that timed out
+  std::vector<std::string> absent;  // local: endpoint, route or secret names that timed out
   std::vector<config::SecretConfig> secrets;  // local: from the identity provider
 };
 
@@ -488,9 +488,23 @@ void XdsClient::setLocalSecrets(std::vector<config::SecretConfig> secrets) {
 void XdsClient::updateSdsSubscription() {
   // Secrets named with sds_config.ads, fetched as they are needed (not a wildcard type).
   std::set<std::string> names = state_.adsSecretNames();
-  if (!names.empty() || subscriptions_.count(ResourceType::Secret) != 0) {
+  // Arrived, given up on or no longer needed: no deadline. Newly needed: its initial fetch
+  // starts now.
+  std::set<std::string> pending = state_.pendingSecrets();
+  for (auto it = sds_deadlines_.begin(); it != sds_deadlines_.end();) {
+    it = pending.count(it->first) == 0 ? sds_deadlines_.erase(it) : std::next(it);
+  }
+  auto subscribed = subscriptions_.find(ResourceType::Secret);
+  uint64_t deadline = loop_.now() + static_cast<uint64_t>(ads_.initial_fetch_timeout.count());
+  for (const auto& n : pending) {
+    if (subscribed == subscriptions_.end() || subscribed->second.count(n) == 0) {
+      sds_deadlines_[n] = deadline;
+    }
+  }
+  if (!names.empty() || subscribed != subscriptions_.end()) {
     subscribe(ResourceType::Secret, names);
   }
+  armFetchTimer();
 }
 
 void XdsClient::updateRdsSubscription() {
@@ -535,6 +549,7 @@ void XdsClient::armFetchTimer() {
   if (!cds_done_) next = cds_deadline_;
   for (const auto& [name, d] : eds_deadlines_) next = std::min(next, d);
   for (const auto& [name, d] : rds_deadlines_) next = std::min(next, d);
+  for (const auto& [name, d] : sds_deadlines_) next = std::min(next, d);
   if (next == UINT64_MAX) {
     uv_timer_stop(&fetch_timer_);
     bool done = cds_done_ && state_.warmingClusters().empty() && (!ads_.lds || lds_started_);
@@ -542,6 +557,8 @@ void XdsClient::armFetchTimer() {
                     type_stats_[ResourceType::Listener].update_success > 0);
     // Listeners in service with their routes (arrived, or given up on after the timeout).
     done = done && state_.pendingRoutes().empty();
+    // And with their secrets (arrived, or given up on: then every handshake fails).
+    done = done && state_.pendingSecrets().empty();
     // Once ready, a later warming resource does not make the proxy unready (as in Envoy).
     if (done) initialized_ = true;
     return;
@@ -564,6 +581,26 @@ void XdsClient::onFetchTimer(uv_timer_t* t) {
   std::vector<std::string> expired_routes;
   for (const auto& [name, d] : self->rds_deadlines_) {
     if (d <= now) expired_routes.push_back(name);
+  }
+  std::vector<std::string> expired_secrets;
+  for (const auto& [name, d] : self->sds_deadlines_) {
+    if (d <= now) expired_secrets.push_back(name);
+  }
+  if (!expired_secrets.empty()) {
+    for (const auto& n : expired_secrets) {
+      self->sds_deadlines_.erase(n);
+      REMORA_LOG(Warn,
+                 "xds: secret '%s' did not arrive within initial_fetch_timeout; what uses it "
+                 "serves and refuses every TLS handshake until it does",
+                 n);
+    }
+    auto p = std::make_shared<Pending>();
+    p->local = true;
+    p->generation = self->generation_;
+    p->type = ResourceType::Secret;
+    p->absent = expired_secrets;
+    self->queue_.push_back(p);
+    self->processNext();
   }
   if (!expired_routes.empty()) {
     for (const auto& n : expired_routes) {
@@ -654,6 +691,8 @@ void XdsClient::processNext() {
     for (const auto& n : p->absent) {
       if (p->type == ResourceType::RouteConfiguration) {
         next.markRouteAbsent(n);
+      } else if (p->type == ResourceType::Secret) {
+        next.markSecretAbsent(n);
       } else {
         next.markAbsent(n);
       }
@@ -730,8 +769,9 @@ void XdsClient::onApplied(std::shared_ptr<Pending> p, ConfigState next, config::
   // The listeners in force may have changed (a warm version replaced the old one): drop the
   // route configurations nothing uses any more, and ask for the ones now needed.
   state_.pruneRoutes();
+  state_.pruneSecrets();
   if (type == ResourceType::Cluster) updateEdsSubscription();
-  if (type == ResourceType::Cluster || type == ResourceType::Listener) updateSdsSubscription();
+  updateSdsSubscription();  // also ends the deadlines of secrets that arrived
   maybeStartLds();
   updateRdsSubscription();
   publishDump();

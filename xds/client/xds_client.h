@@ -119,6 +119,7 @@ class XdsClient {
   std::map<ResourceType, std::string> last_nonce_;
   std::map<std::string, uint64_t> eds_deadlines_;  // name -> loop time by which it must arrive
   std::map<std::string, uint64_t> rds_deadlines_;  // the same for route configurations
+  std::map<std::string, uint64_t> sds_deadlines_;  // and for secrets over ADS
   uint64_t cds_deadline_ = 0;
   bool cds_done_ = false;
   bool lds_started_ = false;

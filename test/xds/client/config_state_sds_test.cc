@@ -427,5 +427,76 @@ TEST_CASE("SDS: a broken Secret is rejected naming it, and the previous one stay
         std::map<std::string, std::string>{{"client-cert", "s1"}, {"roots", "s1"}});
 }
 
+TEST_CASE(
+    "SDS: pending secrets keep clusters and listeners warming - given up on, they serve with a "
+    "context that is not ready, until the secret arrives",
+    "[xds][sds]") {
+  const Pki& p = pki();
+  ConfigState s;
+  REQUIRE(
+      sotw(s, ResourceType::Cluster, "c1", {tlsCluster("backend", "client-cert", "roots")}).ok());
+  REQUIRE(sotw(s, ResourceType::Listener, "l1", {tlsListener("tls-in", 8443, "server-cert")}).ok());
+  CHECK(s.pendingSecrets() == std::set<std::string>{"client-cert", "roots", "server-cert"});
+  CHECK(s.warmingClusters() == std::vector<std::string>{"backend"});
+  CHECK(s.warmingListeners() == std::vector<std::string>{"tls-in"});
+
+  // One arrives; the others time out.
+  REQUIRE(sotw(s, ResourceType::Secret, "s1", {certSecret("client-cert", p.client)}).ok());
+  CHECK(s.pendingSecrets() == std::set<std::string>{"roots", "server-cert"});
+  CHECK(s.warmingClusters() == std::vector<std::string>{"backend"});
+  s.markSecretAbsent("roots");
+  s.markSecretAbsent("server-cert");
+  s.markSecretAbsent("client-cert");  // arrived already: no effect
+  CHECK(s.pendingSecrets().empty());
+  CHECK(s.warmingClusters().empty());
+  CHECK(s.warmingListeners().empty());
+  config::ProxyConfig cfg = applyAndCommit(s);
+  const config::ClusterConfig* c = findCluster(cfg, "backend");
+  REQUIRE(c != nullptr);
+  CHECK(c->tls->common.secrets_timed_out);
+  CHECK(c->tls->common.secrets_ready());
+  // Never a cluster with its trust bundle left out and verification thereby off: the context
+  // built from it refuses every handshake.
+  CHECK(c->tls->common.validation->trusted_ca_pem.empty());
+  const config::ListenerConfig* l = findListener(cfg, "tls-in");
+  REQUIRE(l != nullptr);
+  CHECK(listenerTls(*l).secrets_timed_out);
+  CHECK_FALSE(listenerTls(*l).certificate);
+  CHECK(cfg.secrets.size() == 1);  // the placeholders are not secrets
+  CHECK(s.findSecret("roots")->absent);
+
+  // The late secrets heal both.
+  REQUIRE(sotw(s, ResourceType::Secret, "s2",
+               {certSecret("client-cert", p.client), caSecret("roots", p.ca),
+                certSecret("server-cert", p.server)})
+              .ok());
+  cfg = applyAndCommit(s);
+  c = findCluster(cfg, "backend");
+  REQUIRE(c != nullptr);
+  CHECK_FALSE(c->tls->common.secrets_timed_out);
+  CHECK(c->tls->common.validation->trusted_ca_pem == p.ca.cert_pem);
+  l = findListener(cfg, "tls-in");
+  REQUIRE(l != nullptr);
+  CHECK_FALSE(listenerTls(*l).secrets_timed_out);
+  REQUIRE(listenerTls(*l).certificate);
+  CHECK(listenerTls(*l).certificate->cert_chain_pem == p.server.cert_pem);
+  CHECK_FALSE(s.findSecret("roots")->absent);
+}
+
+TEST_CASE("SDS: a given-up secret no longer named is forgotten, and waited for afresh",
+          "[xds][sds]") {
+  ConfigState s;
+  REQUIRE(sotw(s, ResourceType::Listener, "l1", {tlsListener("tls-in", 8443, "server-cert")}).ok());
+  s.markSecretAbsent("server-cert");
+  CHECK(s.pendingSecrets().empty());
+  REQUIRE(sotw(s, ResourceType::Listener, "l2", {}).ok());
+  applyAndCommit(s);
+  s.pruneSecrets();
+  CHECK(s.findSecret("server-cert") == nullptr);
+  REQUIRE(sotw(s, ResourceType::Listener, "l3", {tlsListener("tls-in", 8443, "server-cert")}).ok());
+  CHECK(s.pendingSecrets() == std::set<std::string>{"server-cert"});
+  CHECK(s.warmingListeners() == std::vector<std::string>{"tls-in"});
+}
+
 }  // namespace
 }  // namespace remora::xds
