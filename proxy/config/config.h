@@ -146,6 +146,8 @@ struct ClusterConfig {
   Type type = Type::OriginalDst;
   std::vector<Endpoint> endpoints;  // healthy, load-balanced endpoints
   std::string eds_service_name;     // Eds: the ClusterLoadAssignment's name
+  // Eds: eds_config.initial_fetch_timeout (0: the cluster warms until its endpoints arrive).
+  Duration eds_fetch_timeout{std::chrono::seconds(15)};
   // OriginalDst only: connect to this IP instead of the original one, keeping the original
   // port (the built-in inbound passthrough forwards to 127.0.0.1:<port>).
   std::optional<net::Address> original_dst_ip_override;

@@ -213,7 +213,9 @@ struct HttpConnectionManagerConfig {
   Codec codec = Codec::Auto;
   std::optional<RouteTableConfig> route_config;  // inline; or:
   std::string rds_name;                          // from RDS over ADS
-  std::vector<HttpFilterConfig> http_filters;    // the router last
+  // rds.config_source.initial_fetch_timeout (0: the listener warms until its routes arrive).
+  Duration rds_fetch_timeout{std::chrono::seconds(15)};
+  std::vector<HttpFilterConfig> http_filters;  // the router last
   std::vector<AccessLogConfig> access_logs;
   // Limits and timeouts (Envoy's defaults).
   uint32_t max_request_headers_kb = 60;

@@ -56,6 +56,9 @@ struct CommonTlsConfig {
   // provider or the bootstrap's static secrets.
   bool certificate_sds_ads = false;
   bool validation_sds_ads = false;
+  // Their sds_config.initial_fetch_timeout (0: what uses them warms until they arrive).
+  Duration certificate_sds_fetch_timeout{std::chrono::seconds(15)};
+  Duration validation_sds_fetch_timeout{std::chrono::seconds(15)};
   // Set when assembled: an SDS secret over ADS did not arrive within initial_fetch_timeout.
   // The listener or cluster then serves (as Envoy's does) with a context that fails every
   // handshake at once, never with the secret left out.

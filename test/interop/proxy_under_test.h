@@ -213,11 +213,13 @@ static_resources:
              ads_port, "}}}}]}]\n");
 }
 
-// An EDS cluster over ADS, and its one-endpoint ClusterLoadAssignment on loopback.
-inline std::string clusterYaml(const std::string& name) {
+// An EDS cluster over ADS (`fetch_timeout`: eds_config's initial_fetch_timeout), and its
+// one-endpoint ClusterLoadAssignment on loopback.
+inline std::string clusterYaml(const std::string& name, const std::string& fetch_timeout = "15s") {
   return cat("'@type': ", kClusterType, "\nname: ", name,
              "\ntype: EDS\nconnect_timeout: 1s\neds_cluster_config: {eds_config: {ads: {}, "
-             "resource_api_version: V3}}\n");
+             "resource_api_version: V3, initial_fetch_timeout: ",
+             fetch_timeout, "}}\n");
 }
 
 inline std::string claYaml(const std::string& name, uint16_t port) {

@@ -50,7 +50,9 @@ std::string caSecret(const std::string& name, const testing::TestCert& ca) {
 }
 
 // The listener: mTLS with both secrets over ADS, HTTP to the app, the peer in the access log.
-std::string listener(uint16_t port, const std::string& log_path) {
+// `fetch_timeout`: the secrets' sds_config initial_fetch_timeout.
+std::string listener(uint16_t port, const std::string& log_path,
+                     const std::string& fetch_timeout = "15s") {
   return cat(
       R"('@type': type.googleapis.com/envoy.config.listener.v3.Listener
 name: tls-in
@@ -68,11 +70,13 @@ filter_chains:
       require_client_certificate: true
       common_tls_context:
         alpn_protocols: [http/1.1]
-        tls_certificate_sds_secret_configs: [{name: server-cert, sds_config: {ads: {}, resource_api_version: V3}}]
+        tls_certificate_sds_secret_configs: [{name: server-cert, sds_config: {ads: {}, resource_api_version: V3, initial_fetch_timeout: )",
+      fetch_timeout, R"(}}]
         combined_validation_context:
           default_validation_context:
             match_typed_subject_alt_names: [{san_type: URI, matcher: {prefix: "spiffe://cluster.local/ns/a/"}}]
-          validation_context_sds_secret_config: {name: mesh-ca, sds_config: {ads: {}, resource_api_version: V3}}
+          validation_context_sds_secret_config: {name: mesh-ca, sds_config: {ads: {}, resource_api_version: V3, initial_fetch_timeout: )",
+      fetch_timeout, R"(}}
   filters:
   - name: envoy.filters.network.http_connection_manager
     typed_config:
@@ -368,7 +372,7 @@ filter_chains:
 )");
 }
 
-std::string tlsUpCluster(uint16_t tls_port) {
+std::string tlsUpCluster(uint16_t tls_port, const std::string& fetch_timeout) {
   return cat("'@type': ", kClusterType,
              "\nname: tls-up\ntype: STATIC\nconnect_timeout: 1s\nload_assignment: {cluster_name: "
              "tls-up, endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: "
@@ -382,7 +386,8 @@ transport_socket:
              kServerName, R"(
     common_tls_context:
       tls_certificate_sds_secret_configs: [{name: client-cert, sds_config: {ads: {}, resource_api_version: V3}}]
-      validation_context_sds_secret_config: {name: up-roots, sds_config: {ads: {}, resource_api_version: V3}}
+      validation_context_sds_secret_config: {name: up-roots, sds_config: {ads: {}, resource_api_version: V3, initial_fetch_timeout: )",
+             fetch_timeout, R"(}}
 )");
 }
 
@@ -405,10 +410,12 @@ TEST_CASE(
   Upstream app;
   uint16_t tls_port = freePort();
   uint16_t plain_port = freePort();
-  writeFile(resources + "/listener.yaml", listener(tls_port, dir + "/access.log"));
+  // The secrets' own initial_fetch_timeout: long enough that the checks below run well inside
+  // it.
+  writeFile(resources + "/listener.yaml", listener(tls_port, dir + "/access.log", "8s"));
   writeFile(resources + "/plain.yaml", plainListener(plain_port, dir + "/plain.log"));
   writeFile(resources + "/app.yaml", appCluster(app.port()));
-  writeFile(resources + "/tls-up.yaml", tlsUpCluster(tls_port));
+  writeFile(resources + "/tls-up.yaml", tlsUpCluster(tls_port, "8s"));
   // Present from the start: the listener's client roots and the cluster's certificate. Missing:
   // the listener's certificate (server-cert) and the cluster's roots (up-roots).
   writeFile(resources + "/mesh-ca.yaml", caSecret("mesh-ca", ca));
@@ -423,8 +430,7 @@ TEST_CASE(
     std::ifstream in(dir + "/cp.port");
     return static_cast<bool>(in >> cp_port);
   }));
-  // Long enough that the checks below run well inside it.
-  ProxyUnderTest proxy(bootstrapYaml(cp_port, delta, "8s"));
+  ProxyUnderTest proxy(bootstrapYaml(cp_port, delta));
   INFO("remora log:\n" << proxy.log() << "\ncontrol log:\n" << control.log());
   // The clusters and the secrets there are arrive; `tls-up` warms for its roots, so the
   // listeners are not even asked for yet, and the proxy is not ready.

@@ -333,14 +333,14 @@ filter_chains:
 TEST_CASE("xds: a cluster without endpoints warms, then initial_fetch_timeout lets LDS go on",
           "[xds]") {
   testing::FakeAdsServer cp;
-  ProxyUnderTest proxy(bootstrapYaml(cp.port(), false, "1s"));
+  ProxyUnderTest proxy(bootstrapYaml(cp.port(), false));
   REQUIRE(cp.waitRequest([](const auto& r) { return r.type_url() == kClusterType; }));
   CHECK_FALSE(proxy.ready());  // initializing until the first fetch is done
   envoy::service::discovery::v3::DiscoveryResponse cds;
   cds.set_type_url(kClusterType);
   cds.set_version_info("v1");
   cds.set_nonce("n1");
-  *cds.add_resources() = any(clusterYaml("lonely"));
+  *cds.add_resources() = any(clusterYaml("lonely", "1s"));  // the endpoints' own timeout
   auto sent = std::chrono::steady_clock::now();
   cp.send(cds);
   REQUIRE(cp.waitRequest(

@@ -47,7 +47,9 @@ Reply get(uint16_t port, const std::string& path) {
 }
 
 // A listener whose http_connection_manager routes by RDS `route_config_name`.
-std::string listenerYaml(const std::string& name, uint16_t port, const std::string& rds) {
+// `fetch_timeout`: the RDS config source's initial_fetch_timeout (Envoy's 15 s by default).
+std::string listenerYaml(const std::string& name, uint16_t port, const std::string& rds,
+                         const std::string& fetch_timeout = "15s") {
   return cat("'@type': ", kListenerType, "\nname: ", name,
              "\naddress: {socket_address: {address: 127.0.0.1, port_value: ", port, R"(}}
 filter_chains:
@@ -58,7 +60,8 @@ filter_chains:
       stat_prefix: )",
              name, R"(
       rds: {route_config_name: )",
-             rds, R"(, config_source: {ads: {}, resource_api_version: V3}}
+             rds, R"(, config_source: {ads: {}, resource_api_version: V3, initial_fetch_timeout: )",
+             fetch_timeout, R"(}}
       http_filters:
       - name: envoy.filters.http.router
         typed_config: {'@type': type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}
@@ -254,14 +257,15 @@ TEST_CASE(
   INFO((delta ? "DELTA_GRPC" : "GRPC"));
   constexpr auto kFetchTimeout = 3s;
   Script cp(delta);
-  ProxyUnderTest proxy(bootstrapYaml(cp.port(), delta, "3s"));
+  ProxyUnderTest proxy(bootstrapYaml(cp.port(), delta));
   REQUIRE(cp.waitType(kClusterType));
   REQUIRE(cp.waitAnswer(cp.send(kClusterType, {})) == std::string());
   REQUIRE(cp.waitType(kListenerType));
   uint16_t app = freePort(), ghost = freePort();
   auto lds_sent = std::chrono::steady_clock::now();
-  std::string lds = cp.send(kListenerType, {{"app", listenerYaml("app", app, "r1")},
-                                            {"ghost", listenerYaml("ghost", ghost, "nowhere")}});
+  std::string lds =
+      cp.send(kListenerType, {{"app", listenerYaml("app", app, "r1")},
+                              {"ghost", listenerYaml("ghost", ghost, "nowhere", "3s")}});
   REQUIRE(cp.waitAnswer(lds) == std::string());
   // Make before break: RDS is asked for after the listeners arrived, for the names they use.
   REQUIRE(cp.waitSubscribed(kRouteType, {"r1", "nowhere"}));
@@ -293,7 +297,7 @@ TEST_CASE(
 
   // "app" moves to r2, which is not there yet: the old version keeps serving with r1.
   lds = cp.send(kListenerType, {{"app", listenerYaml("app", app, "r2")},
-                                {"ghost", listenerYaml("ghost", ghost, "nowhere")}});
+                                {"ghost", listenerYaml("ghost", ghost, "nowhere", "3s")}});
   REQUIRE(cp.waitAnswer(lds) == std::string());
   REQUIRE(cp.waitSubscribed(kRouteType, {"r1", "r2", "nowhere"}));
   CHECK(get(app, "/").body == "one");

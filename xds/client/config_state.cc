@@ -63,6 +63,49 @@ void addRdsNames(const config::ListenerConfig& l, std::set<std::string>* out) {
   if (l.default_filter_chain) chain(*l.default_filter_chain);
 }
 
+// The initial_fetch_timeout for a name several resources refer to: the shortest one that gives
+// up at all (0, waiting for ever, only when every referrer says so).
+void noteFetchTimeout(FetchTimeouts* out, const std::string& name, config::Duration d) {
+  auto [it, inserted] = out->emplace(name, d);
+  if (!inserted && d.count() > 0 && (it->second.count() == 0 || d < it->second)) it->second = d;
+}
+
+void addRdsNames(const config::ListenerConfig& l, FetchTimeouts* out) {
+  auto chain = [&](const config::FilterChainConfig& fc) {
+    for (const auto& f : fc.filters) {
+      if (f.http && !f.http->route_config && !f.http->rds_name.empty())
+        noteFetchTimeout(out, f.http->rds_name, f.http->rds_fetch_timeout);
+    }
+  };
+  for (const auto& fc : l.filter_chains) chain(fc);
+  if (l.default_filter_chain) chain(*l.default_filter_chain);
+}
+
+void addAdsSecrets(const config::CommonTlsConfig& tls, FetchTimeouts* out) {
+  if (!tls.certificate_sds.empty() && tls.certificate_sds_ads)
+    noteFetchTimeout(out, tls.certificate_sds, tls.certificate_sds_fetch_timeout);
+  if (!tls.validation_sds.empty() && tls.validation_sds_ads)
+    noteFetchTimeout(out, tls.validation_sds, tls.validation_sds_fetch_timeout);
+}
+
+void addAdsSecrets(const config::ClusterConfig& c, FetchTimeouts* out) {
+  if (c.tls) addAdsSecrets(c.tls->common, out);
+}
+
+void addAdsSecrets(const config::ListenerConfig& l, FetchTimeouts* out) {
+  for (const auto& fc : l.filter_chains) {
+    if (fc.tls) addAdsSecrets(fc.tls->common, out);
+  }
+  if (l.default_filter_chain && l.default_filter_chain->tls)
+    addAdsSecrets(l.default_filter_chain->tls->common, out);
+}
+
+std::set<std::string> keys(const FetchTimeouts& m) {
+  std::set<std::string> out;
+  for (const auto& [k, v] : m) out.insert(k);
+  return out;
+}
+
 }  // namespace
 
 ConfigState::ConfigState(config::ProxyConfig static_config) : static_(std::move(static_config)) {}
@@ -277,8 +320,10 @@ void ConfigState::pruneRoutes() {
   }
 }
 
-std::set<std::string> ConfigState::rdsNames() const {
-  std::set<std::string> out;
+std::set<std::string> ConfigState::rdsNames() const { return keys(rdsFetchTimeouts()); }
+
+FetchTimeouts ConfigState::rdsFetchTimeouts() const {
+  FetchTimeouts out;
   for (const auto& l : static_.listeners) addRdsNames(l, &out);
   for (const auto& [name, l] : listeners_) addRdsNames(*l, &out);
   // A listener in force keeps its routes until its new version has replaced it.
@@ -332,13 +377,15 @@ void ConfigState::pruneSecrets() {
   }
 }
 
-std::set<std::string> ConfigState::adsSecretNames() const {
-  std::set<std::string> out;
-  for (const auto& c : static_.clusters) config::addSecretNames(c, true, &out);
-  for (const auto& l : static_.listeners) config::addSecretNames(l, true, &out);
-  for (const auto& [name, c] : clusters_) config::addSecretNames(*c, true, &out);
-  for (const auto& [name, l] : listeners_) config::addSecretNames(*l, true, &out);
-  for (const auto& [name, a] : active_listeners_) config::addSecretNames(*a.config, true, &out);
+std::set<std::string> ConfigState::adsSecretNames() const { return keys(sdsFetchTimeouts()); }
+
+FetchTimeouts ConfigState::sdsFetchTimeouts() const {
+  FetchTimeouts out;
+  for (const auto& c : static_.clusters) addAdsSecrets(c, &out);
+  for (const auto& l : static_.listeners) addAdsSecrets(l, &out);
+  for (const auto& [name, c] : clusters_) addAdsSecrets(*c, &out);
+  for (const auto& [name, l] : listeners_) addAdsSecrets(*l, &out);
+  for (const auto& [name, a] : active_listeners_) addAdsSecrets(*a.config, &out);
   return out;
 }
 
@@ -373,13 +420,17 @@ std::map<std::string, std::shared_ptr<const ResourceEntry>> ConfigState::activeL
   return out;
 }
 
-std::set<std::string> ConfigState::edsNames() const {
-  std::set<std::string> out;
+std::set<std::string> ConfigState::edsNames() const { return keys(edsFetchTimeouts()); }
+
+FetchTimeouts ConfigState::edsFetchTimeouts() const {
+  FetchTimeouts out;
   for (const auto& [name, c] : clusters_) {
-    if (c->type == config::ClusterConfig::Type::Eds) out.insert(c->eds_service_name);
+    if (c->type == config::ClusterConfig::Type::Eds)
+      noteFetchTimeout(&out, c->eds_service_name, c->eds_fetch_timeout);
   }
   for (const auto& c : static_.clusters) {
-    if (c.type == config::ClusterConfig::Type::Eds) out.insert(c.eds_service_name);
+    if (c.type == config::ClusterConfig::Type::Eds)
+      noteFetchTimeout(&out, c.eds_service_name, c.eds_fetch_timeout);
   }
   return out;
 }

@@ -23,6 +23,9 @@
 
 namespace remora::xds {
 
+// Resource name -> the initial_fetch_timeout its referrers give it (0: wait for ever).
+using FetchTimeouts = std::map<std::string, config::Duration>;
+
 struct ResourceEntry {
   google::protobuf::Any raw;
   std::string version;           // the resource's version (Delta) or the response's (SotW)
@@ -60,6 +63,11 @@ class ConfigState {
   void setLocalSecret(config::SecretConfig secret);
   // SDS names to fetch over ADS: those the clusters and listeners name with sds_config.ads.
   std::set<std::string> adsSecretNames() const;
+  // The same with each name's initial_fetch_timeout (the shortest of those naming it that
+  // gives up at all); likewise for route configurations and endpoints.
+  FetchTimeouts sdsFetchTimeouts() const;
+  FetchTimeouts rdsFetchTimeouts() const;
+  FetchTimeouts edsFetchTimeouts() const;
   // Of adsSecretNames(), those neither arrived (nor given locally) nor given up on.
   std::set<std::string> pendingSecrets() const;
   // A secret that did not arrive in time: what names it serves with a context that refuses

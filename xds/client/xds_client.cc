@@ -335,7 +335,9 @@ void XdsClient::start() {
     loop_.close();
   });
   loop_.post([this] {
-    cds_deadline_ = loop_.now() + static_cast<uint64_t>(ads_.initial_fetch_timeout.count());
+    // initial_fetch_timeout 0: wait for ever.
+    if (ads_.cds_fetch_timeout.count() > 0)
+      cds_deadline_ = loop_.now() + static_cast<uint64_t>(ads_.cds_fetch_timeout.count());
     if (!ads_.cds) cds_done_ = true;
     connect();
     armFetchTimer();
@@ -457,12 +459,13 @@ void XdsClient::sendRequest(ResourceType type, const std::string& nonce,
 }
 
 void XdsClient::updateEdsSubscription() {
-  std::set<std::string> names = state_.edsNames();
-  uint64_t deadline = loop_.now() + static_cast<uint64_t>(ads_.initial_fetch_timeout.count());
-  for (const auto& n : names) {
-    if (subscriptions_[ResourceType::ClusterLoadAssignment].count(n) == 0 &&
+  FetchTimeouts timeouts = state_.edsFetchTimeouts();
+  std::set<std::string> names;
+  for (const auto& [n, timeout] : timeouts) {
+    names.insert(n);
+    if (timeout.count() > 0 && subscriptions_[ResourceType::ClusterLoadAssignment].count(n) == 0 &&
         state_.resources(ResourceType::ClusterLoadAssignment).count(n) == 0) {
-      eds_deadlines_[n] = deadline;
+      eds_deadlines_[n] = loop_.now() + static_cast<uint64_t>(timeout.count());
     }
   }
   for (auto it = eds_deadlines_.begin(); it != eds_deadlines_.end();) {
@@ -487,7 +490,9 @@ void XdsClient::setLocalSecrets(std::vector<config::SecretConfig> secrets) {
 
 void XdsClient::updateSdsSubscription() {
   // Secrets named with sds_config.ads, fetched as they are needed (not a wildcard type).
-  std::set<std::string> names = state_.adsSecretNames();
+  FetchTimeouts timeouts = state_.sdsFetchTimeouts();
+  std::set<std::string> names;
+  for (const auto& [n, timeout] : timeouts) names.insert(n);
   // Arrived, given up on or no longer needed: no deadline. Newly needed: its initial fetch
   // starts now.
   std::set<std::string> pending = state_.pendingSecrets();
@@ -495,10 +500,11 @@ void XdsClient::updateSdsSubscription() {
     it = pending.count(it->first) == 0 ? sds_deadlines_.erase(it) : std::next(it);
   }
   auto subscribed = subscriptions_.find(ResourceType::Secret);
-  uint64_t deadline = loop_.now() + static_cast<uint64_t>(ads_.initial_fetch_timeout.count());
   for (const auto& n : pending) {
-    if (subscribed == subscriptions_.end() || subscribed->second.count(n) == 0) {
-      sds_deadlines_[n] = deadline;
+    auto timeout = timeouts.at(n);
+    if (timeout.count() > 0 &&
+        (subscribed == subscriptions_.end() || subscribed->second.count(n) == 0)) {
+      sds_deadlines_[n] = loop_.now() + static_cast<uint64_t>(timeout.count());
     }
   }
   if (!names.empty() || subscribed != subscriptions_.end()) {
@@ -521,13 +527,16 @@ void XdsClient::updateRdsSubscription() {
     armFetchTimer();
     return;
   }
-  std::set<std::string> names = state_.rdsNames();
+  FetchTimeouts timeouts = state_.rdsFetchTimeouts();
+  std::set<std::string> names;
+  for (const auto& [n, timeout] : timeouts) names.insert(n);
   auto subscribed = subscriptions_.find(ResourceType::RouteConfiguration);
-  uint64_t deadline = loop_.now() + static_cast<uint64_t>(ads_.initial_fetch_timeout.count());
   for (const auto& n : pending) {
     // Newly needed: its initial fetch starts now.
-    if (subscribed == subscriptions_.end() || subscribed->second.count(n) == 0) {
-      rds_deadlines_[n] = deadline;
+    auto timeout = timeouts.at(n);
+    if (timeout.count() > 0 &&
+        (subscribed == subscriptions_.end() || subscribed->second.count(n) == 0)) {
+      rds_deadlines_[n] = loop_.now() + static_cast<uint64_t>(timeout.count());
     }
   }
   if (!names.empty() || subscribed != subscriptions_.end()) {
@@ -541,20 +550,22 @@ void XdsClient::maybeStartLds() {
   // Listeners come after the clusters they use have warmed (or timed out).
   if (!cds_done_ || !state_.warmingClusters().empty()) return;
   lds_started_ = true;
+  if (!lds_done_ && lds_deadline_ == UINT64_MAX && ads_.lds_fetch_timeout.count() > 0)
+    lds_deadline_ = loop_.now() + static_cast<uint64_t>(ads_.lds_fetch_timeout.count());
   subscribe(ResourceType::Listener, {});
 }
 
 void XdsClient::armFetchTimer() {
   uint64_t next = UINT64_MAX;
   if (!cds_done_) next = cds_deadline_;
+  if (!lds_done_) next = std::min(next, lds_deadline_);
   for (const auto& [name, d] : eds_deadlines_) next = std::min(next, d);
   for (const auto& [name, d] : rds_deadlines_) next = std::min(next, d);
   for (const auto& [name, d] : sds_deadlines_) next = std::min(next, d);
   if (next == UINT64_MAX) {
     uv_timer_stop(&fetch_timer_);
     bool done = cds_done_ && state_.warmingClusters().empty() && (!ads_.lds || lds_started_);
-    done = done && (!ads_.lds || !state_.resources(ResourceType::Listener).empty() ||
-                    type_stats_[ResourceType::Listener].update_success > 0);
+    done = done && (!ads_.lds || lds_done_);
     // Listeners in service with their routes (arrived, or given up on after the timeout).
     done = done && state_.pendingRoutes().empty();
     // And with their secrets (arrived, or given up on: then every handshake fails).
@@ -573,6 +584,10 @@ void XdsClient::onFetchTimer(uv_timer_t* t) {
   if (!self->cds_done_ && now >= self->cds_deadline_) {
     REMORA_LOG(Warn, "xds: no clusters within initial_fetch_timeout; going on without them");
     self->cds_done_ = true;
+  }
+  if (!self->lds_done_ && now >= self->lds_deadline_) {
+    REMORA_LOG(Warn, "xds: no listeners within initial_fetch_timeout; going on without them");
+    self->lds_done_ = true;
   }
   std::vector<std::string> expired;
   for (const auto& [name, d] : self->eds_deadlines_) {
@@ -764,6 +779,7 @@ void XdsClient::onApplied(std::shared_ptr<Pending> p, ConfigState next, config::
       for (const auto& r : p->delta.resources()) eds_deadlines_.erase(r.name());
     }
     if (type == ResourceType::Cluster) cds_done_ = true;
+    if (type == ResourceType::Listener) lds_done_ = true;
     if (p->generation == generation_) sendRequest(type, nonce, absl::OkStatus());  // ACK
   }
   // The listeners in force may have changed (a warm version replaced the old one): drop the

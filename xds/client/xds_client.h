@@ -120,9 +120,11 @@ class XdsClient {
   std::map<std::string, uint64_t> eds_deadlines_;  // name -> loop time by which it must arrive
   std::map<std::string, uint64_t> rds_deadlines_;  // the same for route configurations
   std::map<std::string, uint64_t> sds_deadlines_;  // and for secrets over ADS
-  uint64_t cds_deadline_ = 0;
+  uint64_t cds_deadline_ = UINT64_MAX;             // none: initial_fetch_timeout 0
   bool cds_done_ = false;
   bool lds_started_ = false;
+  uint64_t lds_deadline_ = UINT64_MAX;  // set when LDS is first asked for
+  bool lds_done_ = false;               // the first listeners arrived, or were given up on
   std::deque<std::shared_ptr<Pending>> queue_;
   bool busy_ = false;
 

@@ -16,23 +16,14 @@ absl::Status error(std::string_view path, std::string_view what) {
 }
 
 // lds_config / cds_config: only `ads: {}` (with an optional initial_fetch_timeout).
-absl::Status checkAdsSource(const ConfigSource& src, const std::string& path, AdsConfig* ads,
-                            TranslateNotes* notes) {
-  if (auto s = checkFields(src, path, {"ads", "resource_api_version", "initial_fetch_timeout"}, {},
-                           notes);
-      !s.ok()) {
-    return s;
-  }
-  if (!src.has_ads()) return error(path, "only ads is supported");
-  if (src.resource_api_version() != envoy::config::core::v3::V3) {
+absl::Status checkAdsSource(const ConfigSource& src, const std::string& path,
+                            config::Duration* fetch_timeout, TranslateNotes* notes) {
+  if (src.has_ads() && src.resource_api_version() != envoy::config::core::v3::V3) {
     return error(fieldPath(path, "resource_api_version"), "only V3");
   }
-  if (src.has_initial_fetch_timeout()) {
-    const auto& d = src.initial_fetch_timeout();
-    if (d.seconds() < 0 || d.nanos() < 0)
-      return error(fieldPath(path, "initial_fetch_timeout"), "negative");
-    ads->initial_fetch_timeout = config::Duration(d.seconds() * 1000 + d.nanos() / 1'000'000);
-  }
+  auto timeout = adsSourceFetchTimeout(src, path, "resources", notes);
+  if (!timeout.ok()) return timeout.status();
+  *fetch_timeout = *timeout;
   return absl::OkStatus();
 }
 
@@ -176,13 +167,15 @@ absl::StatusOr<BootstrapConfig> translateBootstrap(const envoy::config::bootstra
       return error(gpath, "envoy_grpc or google_grpc is required");
     }
     if (dr.has_lds_config()) {
-      if (auto s = checkAdsSource(dr.lds_config(), fieldPath(dpath, "lds_config"), &ads, notes);
+      if (auto s = checkAdsSource(dr.lds_config(), fieldPath(dpath, "lds_config"),
+                                  &ads.lds_fetch_timeout, notes);
           !s.ok())
         return s;
       ads.lds = true;
     }
     if (dr.has_cds_config()) {
-      if (auto s = checkAdsSource(dr.cds_config(), fieldPath(dpath, "cds_config"), &ads, notes);
+      if (auto s = checkAdsSource(dr.cds_config(), fieldPath(dpath, "cds_config"),
+                                  &ads.cds_fetch_timeout, notes);
           !s.ok())
         return s;
       ads.cds = true;

@@ -20,7 +20,9 @@ struct AdsConfig {
   std::string cluster_name;  // the static cluster that names the server, if any
   bool lds = false;          // listeners come from ADS (dynamic_resources.lds_config.ads)
   bool cds = false;          // clusters come from ADS
-  config::Duration initial_fetch_timeout{std::chrono::seconds(15)};
+  // initial_fetch_timeout of cds_config and lds_config: 0 waits for ever.
+  config::Duration cds_fetch_timeout{std::chrono::seconds(15)};
+  config::Duration lds_fetch_timeout{std::chrono::seconds(15)};
   bool set_node_on_first_message_only = false;
 };
 

@@ -12,6 +12,9 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "envoy/config/core/v3/config_source.pb.h"
+#include "proxy/config/config.h"
 
 namespace remora::xds {
 
@@ -28,6 +31,13 @@ struct TranslateNotes {
 absl::Status checkFields(const google::protobuf::Message& msg, std::string_view path,
                          std::initializer_list<std::string_view> supported,
                          std::initializer_list<std::string_view> ignored, TranslateNotes* notes);
+
+// A ConfigSource that must be `ads: {}` (resource_api_version AUTO or V3): its
+// initial_fetch_timeout, Envoy's 15 s when unset, 0 for "wait for ever". `what` names the
+// resources for the error ("endpoints", "routes", ...).
+absl::StatusOr<config::Duration> adsSourceFetchTimeout(
+    const envoy::config::core::v3::ConfigSource& src, std::string_view path, std::string_view what,
+    TranslateNotes* notes);
 
 // "a.b" + "c" -> "a.b.c"; "" + "c" -> "c".
 std::string fieldPath(std::string_view path, std::string_view field);

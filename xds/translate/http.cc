@@ -1467,18 +1467,9 @@ absl::Status translateRds(
     return s;
   std::string cpath = fieldPath(path, "config_source");
   if (!r.has_config_source()) return error(cpath, "is required");
-  const auto& src = r.config_source();
-  if (auto s = checkFields(src, cpath, {"ads", "resource_api_version", "initial_fetch_timeout"}, {},
-                           notes);
-      !s.ok()) {
-    return s;
-  }
-  if (!src.has_ads()) return error(cpath, "only ads is supported as the source of routes");
-  // AUTO means V3 in every Envoy that still speaks xDS v3; V2 is gone from Envoy too.
-  if (src.resource_api_version() != envoy::config::core::v3::AUTO &&
-      src.resource_api_version() != envoy::config::core::v3::V3) {
-    return error(fieldPath(cpath, "resource_api_version"), "only V3 is supported");
-  }
+  auto timeout = adsSourceFetchTimeout(r.config_source(), cpath, "routes", notes);
+  if (!timeout.ok()) return timeout.status();
+  out->rds_fetch_timeout = *timeout;
   if (r.route_config_name().empty()) {
     return error(fieldPath(path, "route_config_name"), "must not be empty");
   }

@@ -150,23 +150,36 @@ absl::StatusOr<config::ValidationContext> validationContext(
   return out;
 }
 
-// An SdsSecretConfig: the secret's name. Over ADS, or (any other config source) from the
-// local identity provider, which serves Istio's two names only.
-absl::StatusOr<std::string> sdsName(const tlsv3::SdsSecretConfig& sds, const std::string& path,
-                                    TranslateNotes* notes) {
+// An SdsSecretConfig: the secret's name, over ADS (with the source's initial_fetch_timeout),
+// or (any other config source) from the local identity provider, which serves Istio's two
+// names only.
+struct SdsRef {
+  std::string name;
+  bool ads = false;
+  config::Duration fetch_timeout{std::chrono::seconds(15)};
+};
+
+absl::StatusOr<SdsRef> sdsName(const tlsv3::SdsSecretConfig& sds, const std::string& path,
+                               TranslateNotes* notes) {
   if (auto s = checkFields(sds, path, {"name", "sds_config"}, {}, notes); !s.ok()) return s;
   if (sds.name().empty()) return error(fieldPath(path, "name"), "a secret name is required");
+  SdsRef out;
+  out.name = sds.name();
   const auto& src = sds.sds_config();
-  bool ads = src.has_ads();
   bool local = sds.name() == kLocalCertificateSecret || sds.name() == kLocalTrustSecret;
-  if (sds.has_sds_config() && !ads && !local) {
+  if (src.has_ads()) {
+    out.ads = true;
+    auto timeout = adsSourceFetchTimeout(src, fieldPath(path, "sds_config"), "secrets", notes);
+    if (!timeout.ok()) return timeout.status();
+    out.fetch_timeout = *timeout;
+  } else if (sds.has_sds_config() && !local) {
     return error(fieldPath(path, "sds_config"),
                  cat("secret '", sds.name(),
                      "': only ads is supported as a config source (other sources serve only the "
                      "local identity's '",
                      kLocalCertificateSecret, "' and '", kLocalTrustSecret, "')"));
   }
-  return sds.name();
+  return out;
 }
 
 // One entry of tls_params.cipher_suites, as OpenSSL reads it alone. OpenSSL skips the names it
@@ -274,8 +287,9 @@ absl::StatusOr<config::CommonTlsConfig> commonTls(const tlsv3::CommonTlsContext&
     auto name = sdsName(c.tls_certificate_sds_secret_configs(0),
                         indexPath(path, "tls_certificate_sds_secret_configs", 0), notes);
     if (!name.ok()) return name.status();
-    out.certificate_sds = *name;
-    out.certificate_sds_ads = c.tls_certificate_sds_secret_configs(0).sds_config().has_ads();
+    out.certificate_sds = name->name;
+    out.certificate_sds_ads = name->ads;
+    out.certificate_sds_fetch_timeout = name->fetch_timeout;
   }
   if (c.has_validation_context()) {
     auto v =
@@ -286,8 +300,9 @@ absl::StatusOr<config::CommonTlsConfig> commonTls(const tlsv3::CommonTlsContext&
     auto name = sdsName(c.validation_context_sds_secret_config(),
                         fieldPath(path, "validation_context_sds_secret_config"), notes);
     if (!name.ok()) return name.status();
-    out.validation_sds = *name;
-    out.validation_sds_ads = c.validation_context_sds_secret_config().sds_config().has_ads();
+    out.validation_sds = name->name;
+    out.validation_sds_ads = name->ads;
+    out.validation_sds_fetch_timeout = name->fetch_timeout;
   } else if (c.has_combined_validation_context()) {
     const auto& cv = c.combined_validation_context();
     std::string cpath = fieldPath(path, "combined_validation_context");
@@ -309,8 +324,9 @@ absl::StatusOr<config::CommonTlsConfig> commonTls(const tlsv3::CommonTlsContext&
     auto name = sdsName(cv.validation_context_sds_secret_config(),
                         fieldPath(cpath, "validation_context_sds_secret_config"), notes);
     if (!name.ok()) return name.status();
-    out.validation_sds = *name;
-    out.validation_sds_ads = cv.validation_context_sds_secret_config().sds_config().has_ads();
+    out.validation_sds = name->name;
+    out.validation_sds_ads = name->ads;
+    out.validation_sds_fetch_timeout = name->fetch_timeout;
   }
   for (const auto& a : c.alpn_protocols()) {
     if (a.empty() || a.size() > 255) {

@@ -1498,14 +1498,10 @@ absl::StatusOr<config::ClusterConfig> translateCluster(const Cluster& c, Transla
           !s.ok()) {
         return s;
       }
-      const auto& src = c.eds_cluster_config().eds_config();
-      std::string spath = fieldPath(epath, "eds_config");
-      if (auto s = checkFields(src, spath, {"ads", "resource_api_version", "initial_fetch_timeout"},
-                               {}, notes);
-          !s.ok()) {
-        return s;
-      }
-      if (!src.has_ads()) return error(spath, "only ads is supported as the source of endpoints");
+      auto timeout = adsSourceFetchTimeout(c.eds_cluster_config().eds_config(),
+                                           fieldPath(epath, "eds_config"), "endpoints", notes);
+      if (!timeout.ok()) return timeout.status();
+      out.eds_fetch_timeout = *timeout;
       out.eds_service_name = c.eds_cluster_config().service_name().empty()
                                  ? c.name()
                                  : c.eds_cluster_config().service_name();
