@@ -24,10 +24,14 @@ namespace {
 
 constexpr const char* kRootCert = "root-cert.pem";
 constexpr const char* kRootKey = "root-key.pem";
+constexpr const char* kStagedCert = "staged-root-cert.pem";
+constexpr const char* kStagedKey = "staged-root-key.pem";
 constexpr const char* kRetiredRoots = "retired-roots.pem";
 constexpr const char* kTokenKey = "token-key.pem";
 constexpr const char* kLock = ".lock";
 constexpr std::string_view kKeepUntil = "keep-until:";
+constexpr std::string_view kActivateAt = "activate-at:";
+constexpr std::string_view kOverlap = "overlap:";
 
 std::string path(const std::string& dir, const char* name) { return cat(dir, "/", name); }
 
@@ -162,6 +166,49 @@ std::string formatRetiredRoots(const std::vector<RetiredRoot>& roots) {
            rfc3339(r.keep_until), ", ", subjectString(r.cert.get()), ")\n", certPem(r.cert.get()));
   }
   return out;
+}
+
+struct StagedRoot {
+  SystemTime activate_at;
+  std::chrono::seconds overlap;
+  X509Ptr cert;
+};
+
+// The integer on the line that starts with `name` ("activate-at: 1700000000  (comment)").
+absl::StatusOr<int64_t> headerInt(std::string_view text, std::string_view name) {
+  size_t pos = 0;
+  while ((pos = text.find(name, pos)) != std::string_view::npos) {
+    if (pos == 0 || text[pos - 1] == '\n') break;
+    pos += name.size();
+  }
+  if (pos == std::string_view::npos) return absl::InvalidArgumentError(cat("no '", name, "' line"));
+  std::string_view num = text.substr(pos + name.size());
+  num = num.substr(0, num.find('\n'));
+  while (!num.empty() && num.front() == ' ') num.remove_prefix(1);
+  num = num.substr(0, num.find(' '));
+  int64_t value = 0;
+  if (!parseInt(num, &value) || value < 0) {
+    return absl::InvalidArgumentError(cat("bad ", name, " value '", printable(num), "'"));
+  }
+  return value;
+}
+
+absl::StatusOr<StagedRoot> parseStagedRoot(const std::string& text) {
+  auto at = headerInt(text, kActivateAt);
+  if (!at.ok()) return at.status();
+  auto overlap = headerInt(text, kOverlap);
+  if (!overlap.ok()) return overlap.status();
+  auto certs = parseCertsPem(text);
+  if (!certs.ok()) return certs.status();
+  if (certs->size() != 1) return absl::InvalidArgumentError("more than one certificate");
+  return StagedRoot{std::chrono::system_clock::from_time_t(static_cast<time_t>(*at)),
+                    std::chrono::seconds(*overlap), std::move(certs->front())};
+}
+
+std::string formatStagedRoot(const StagedRoot& s) {
+  return cat(kActivateAt, " ", static_cast<int64_t>(toTimeT(s.activate_at)), "  (",
+             rfc3339(s.activate_at), ")\n", kOverlap, " ", static_cast<int64_t>(s.overlap.count()),
+             "\n", certPem(s.cert.get()));
 }
 
 absl::Status ensureDir(const std::string& dir) {
@@ -440,22 +487,38 @@ absl::Status initCaDir(const std::string& dir, KeyType root_key_type,
   return loadOrCreateTokenKeyLocked(dir).status();
 }
 
-absl::StatusOr<std::unique_ptr<CertificateAuthority>> loadCaDir(const std::string& dir,
-                                                                CaOptions options, SystemTime now,
-                                                                SystemTime* next_change) {
-  auto lock = DirLock::acquire(dir, false);
-  if (!lock.ok()) return lock.status();
+namespace {
+
+// What a CA directory's root files hold (read under its lock).
+struct DirFiles {
+  X509Ptr root;
+  std::optional<StagedRoot> staged;
+  // The staged certificate is already root-cert.pem: an activation stopped before it removed
+  // the staged files (root-key.pem may still be the previous key).
+  bool interrupted_activation = false;
+  std::vector<RetiredRoot> retired;  // as written, ended overlaps included
+};
+
+absl::StatusOr<DirFiles> readDirFiles(const std::string& dir) {
+  DirFiles f;
   auto certs = readCertFile(path(dir, kRootCert));
   if (!certs.ok()) return certs.status();
-  auto key = readKeyFile(path(dir, kRootKey));
-  if (!key.ok()) return key.status();
-  struct stat st {};
-  if (stat(path(dir, kRootKey).c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
-    REMORA_LOG(Warn, "'%s' is readable by others (mode %o)", path(dir, kRootKey),
-               st.st_mode & 07777);
+  f.root = std::move(certs->front());
+  auto staged_text = readFile(path(dir, kStagedCert));
+  if (staged_text.ok()) {
+    auto staged = parseStagedRoot(*staged_text);
+    if (!staged.ok()) {
+      return absl::InvalidArgumentError(
+          cat("'", path(dir, kStagedCert), "': ", staged.status().message()));
+    }
+    if (X509_cmp(staged->cert.get(), f.root.get()) == 0) {
+      f.interrupted_activation = true;
+    } else {
+      f.staged = std::move(*staged);
+    }
+  } else if (!absl::IsNotFound(staged_text.status())) {
+    return staged_text.status();
   }
-  std::vector<X509Ptr> others;
-  SystemTime next = SystemTime::max();
   auto retired_text = readFile(path(dir, kRetiredRoots));
   if (retired_text.ok()) {
     auto retired = parseRetiredRoots(*retired_text);
@@ -463,47 +526,216 @@ absl::StatusOr<std::unique_ptr<CertificateAuthority>> loadCaDir(const std::strin
       return absl::InvalidArgumentError(
           cat("'", path(dir, kRetiredRoots), "': ", retired.status().message()));
     }
-    for (auto& r : *retired) {
-      if (r.keep_until <= now || notAfter(r.cert.get()) <= now) continue;
-      next = std::min(next, r.keep_until);
-      others.push_back(std::move(r.cert));
-    }
+    f.retired = std::move(*retired);
   } else if (!absl::IsNotFound(retired_text.status())) {
     return retired_text.status();
   }
-  if (next_change != nullptr) *next_change = next;
-  return CertificateAuthority::create(std::move(certs->front()), std::move(*key), std::move(others),
-                                      std::move(options), now);
+  return f;
 }
 
-absl::StatusOr<std::string> rotateRoot(const std::string& dir, KeyType key_type,
-                                       const std::string& trust_domain,
-                                       std::chrono::seconds overlap, SystemTime now) {
-  auto lock = DirLock::acquire(dir, true);
-  if (!lock.ok()) return lock.status();
-  auto old = readCertFile(path(dir, kRootCert));
-  if (!old.ok()) return old.status();
-  std::vector<RetiredRoot> retired;
-  auto text = readFile(path(dir, kRetiredRoots));
-  if (text.ok()) {
-    auto parsed = parseRetiredRoots(*text);
-    if (!parsed.ok()) return parsed.status();
-    for (auto& r : *parsed) {
-      if (r.keep_until > now) retired.push_back(std::move(r));
+// Who does what at `now`: every reader derives the same roles from the same files.
+struct DirView {
+  const X509* signer = nullptr;
+  const StagedRoot* pending = nullptr;                      // staged, published, not signing yet
+  std::vector<std::pair<const X509*, SystemTime>> retired;  // published until .second
+  SystemTime next_change = SystemTime::max();
+};
+
+DirView viewAt(const DirFiles& f, SystemTime now) {
+  DirView v;
+  v.signer = f.root.get();
+  auto retire = [&](const X509* cert, SystemTime keep_until) {
+    if (keep_until <= now || notAfter(cert) <= now) return;
+    v.retired.emplace_back(cert, keep_until);
+    v.next_change = std::min(v.next_change, keep_until);
+  };
+  for (const auto& r : f.retired) retire(r.cert.get(), r.keep_until);
+  if (f.staged) {
+    if (f.staged->activate_at <= now) {
+      v.signer = f.staged->cert.get();
+      retire(f.root.get(), f.staged->activate_at + f.staged->overlap);
+    } else {
+      v.pending = &*f.staged;
+      v.next_change = std::min(v.next_change, f.staged->activate_at);
     }
-  } else if (!absl::IsNotFound(text.status())) {
-    return text.status();
   }
-  retired.push_back({now + overlap, std::move(old->front())});
+  return v;
+}
+
+// The key for `cert` from root-key.pem or staged-root-key.pem, whichever matches (the staged
+// root's, or the new root's after an interrupted activation).
+absl::StatusOr<PkeyPtr> readKeyFor(const std::string& dir, const X509* cert) {
+  for (const char* name : {kRootKey, kStagedKey}) {
+    std::string p = path(dir, name);
+    if (!exists(p)) continue;
+    auto key = readKeyFile(p);
+    if (!key.ok()) return key.status();
+    if (X509_check_private_key(cert, key->get()) != 1) {
+      ERR_clear_error();
+      continue;
+    }
+    struct stat st {};
+    if (stat(p.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+      REMORA_LOG(Warn, "'%s' is readable by others (mode %o)", p, st.st_mode & 07777);
+    }
+    return key;
+  }
+  return absl::InvalidArgumentError(
+      cat("no key in '", dir, "' matches the root certificate '", subjectString(cert), "'"));
+}
+
+absl::Status removeFile(const std::string& p) {
+  if (unlink(p.c_str()) != 0 && errno != ENOENT) {
+    return absl::InternalError(cat("cannot remove '", p, "': ", strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+// Puts `cert` and `key` in place as the signing root and removes the staged files (the lock
+// held). The certificate is written before the key, and the staged files go last: a crash in
+// between leaves root-cert.pem equal to the staged certificate, which readers recognise.
+absl::Status installRoot(const std::string& dir, const X509* cert, EVP_PKEY* key) {
+  if (auto s = writeFileAtomic(path(dir, kRootCert), certPem(cert), 0644); !s.ok()) return s;
+  if (auto s = writeFileAtomic(path(dir, kRootKey), privateKeyPem(key), 0600); !s.ok()) return s;
+  if (auto s = removeFile(path(dir, kStagedCert)); !s.ok()) return s;
+  return removeFile(path(dir, kStagedKey));
+}
+
+// Finishes an activation that stopped half-way (see installRoot).
+absl::Status finishInterruptedActivation(const std::string& dir, const DirFiles& files) {
+  auto key = readKeyFor(dir, files.root.get());
+  if (!key.ok()) return key.status();
+  REMORA_LOG(Warn, "CA directory '%s': finishing an interrupted activation of '%s'", dir,
+             subjectString(files.root.get()));
+  return installRoot(dir, files.root.get(), key->get());
+}
+
+// The staged root signs from min(now, its activate-at); the current root is retired for
+// `overlap` (or the staged overlap) from then. The lock held.
+absl::StatusOr<std::string> activateLocked(const std::string& dir, SystemTime now,
+                                           std::optional<std::chrono::seconds> overlap) {
+  auto files = readDirFiles(dir);
+  if (!files.ok()) return files.status();
+  if (files->interrupted_activation) {
+    if (auto s = finishInterruptedActivation(dir, *files); !s.ok()) return s;
+    return subjectString(files->root.get());
+  }
+  if (!files->staged) {
+    return absl::FailedPreconditionError(
+        cat("no root is staged in '", dir, "' (stage one with `ca rotate-root`)"));
+  }
+  const StagedRoot& staged = *files->staged;
+  auto key = readKeyFile(path(dir, kStagedKey));
+  if (!key.ok()) return key.status();
+  if (X509_check_private_key(staged.cert.get(), key->get()) != 1) {
+    ERR_clear_error();
+    return absl::InvalidArgumentError(
+        cat("'", path(dir, kStagedKey), "' does not match '", path(dir, kStagedCert), "'"));
+  }
+  SystemTime from = std::min(now, staged.activate_at);
+  std::vector<RetiredRoot> retired;
+  for (auto& r : files->retired) {
+    if (r.keep_until > now) retired.push_back(std::move(r));
+  }
+  retired.push_back({from + overlap.value_or(staged.overlap), std::move(files->root)});
   // The old root joins the retired list before the new root replaces it: a crash in between
   // leaves the old root both current and retired, which loads fine.
   if (auto s = writeFileAtomic(path(dir, kRetiredRoots), formatRetiredRoots(retired), 0644);
       !s.ok()) {
     return s;
   }
-  std::string subject;
-  if (auto s = writeNewRoot(dir, key_type, trust_domain, now, &subject); !s.ok()) return s;
+  if (auto s = installRoot(dir, staged.cert.get(), key->get()); !s.ok()) return s;
+  return subjectString(staged.cert.get());
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<CertificateAuthority>> loadCaDir(const std::string& dir,
+                                                                CaOptions options, SystemTime now,
+                                                                SystemTime* next_change) {
+  auto lock = DirLock::acquire(dir, false);
+  if (!lock.ok()) return lock.status();
+  auto files = readDirFiles(dir);
+  if (!files.ok()) return files.status();
+  DirView view = viewAt(*files, now);
+  auto key = readKeyFor(dir, view.signer);
+  if (!key.ok()) return key.status();
+  std::vector<X509Ptr> others;
+  if (view.pending != nullptr) others.push_back(copyCert(view.pending->cert.get()));
+  for (const auto& [cert, keep_until] : view.retired) others.push_back(copyCert(cert));
+  if (next_change != nullptr) *next_change = view.next_change;
+  return CertificateAuthority::create(copyCert(view.signer), std::move(*key), std::move(others),
+                                      std::move(options), now);
+}
+
+absl::StatusOr<CaDirState> caDirState(const std::string& dir, SystemTime now) {
+  auto lock = DirLock::acquire(dir, false);
+  if (!lock.ok()) return lock.status();
+  auto files = readDirFiles(dir);
+  if (!files.ok()) return files.status();
+  DirView view = viewAt(*files, now);
+  CaDirState state;
+  state.signer = subjectString(view.signer);
+  if (view.pending != nullptr) {
+    state.staged = CaDirState::Staged{subjectString(view.pending->cert.get()),
+                                      view.pending->activate_at, view.pending->overlap};
+  }
+  for (const auto& [cert, keep_until] : view.retired) {
+    state.retired.push_back({subjectString(cert), keep_until});
+  }
+  return state;
+}
+
+absl::StatusOr<std::string> stageRoot(const std::string& dir, KeyType key_type,
+                                      const std::string& trust_domain,
+                                      std::chrono::seconds propagation,
+                                      std::chrono::seconds overlap, SystemTime now) {
+  auto lock = DirLock::acquire(dir, true);
+  if (!lock.ok()) return lock.status();
+  auto files = readDirFiles(dir);
+  if (!files.ok()) return files.status();
+  if (files->interrupted_activation) {
+    if (auto s = finishInterruptedActivation(dir, *files); !s.ok()) return s;
+  } else if (files->staged) {
+    if (files->staged->activate_at > now) {
+      return absl::FailedPreconditionError(cat("root '", subjectString(files->staged->cert.get()),
+                                               "' is already staged in '", dir, "' and signs from ",
+                                               rfc3339(files->staged->activate_at),
+                                               "; activate it first (`ca activate-root`)"));
+    }
+    // It signs already: move it into place, keeping the overlap it was staged with.
+    if (auto s = activateLocked(dir, now, std::nullopt); !s.ok()) return s.status();
+  }
+  auto key = generateKey(key_type);
+  if (!key.ok()) return key.status();
+  auto cert = makeRootCertificate(key->get(), trust_domain, kRootTtl, now);
+  if (!cert.ok()) return cert.status();
+  std::string subject = subjectString(cert->get());
+  // The key first: a certificate without its key would be published but could never sign.
+  if (auto s = writeFileAtomic(path(dir, kStagedKey), privateKeyPem(key->get()), 0600); !s.ok()) {
+    return s;
+  }
+  StagedRoot staged{now + propagation, overlap, std::move(*cert)};
+  if (auto s = writeFileAtomic(path(dir, kStagedCert), formatStagedRoot(staged), 0644); !s.ok()) {
+    return s;
+  }
+  if (propagation.count() <= 0) {
+    if (auto s = activateLocked(dir, now, overlap); !s.ok()) return s.status();
+  }
   return subject;
+}
+
+absl::StatusOr<std::string> activateStagedRoot(const std::string& dir, SystemTime now,
+                                               std::optional<std::chrono::seconds> overlap) {
+  auto lock = DirLock::acquire(dir, true);
+  if (!lock.ok()) return lock.status();
+  return activateLocked(dir, now, overlap);
+}
+
+absl::StatusOr<std::string> rotateRoot(const std::string& dir, KeyType key_type,
+                                       const std::string& trust_domain,
+                                       std::chrono::seconds overlap, SystemTime now) {
+  return stageRoot(dir, key_type, trust_domain, std::chrono::seconds(0), overlap, now);
 }
 
 absl::StatusOr<PkeyPtr> loadOrCreateTokenKey(const std::string& dir) {
@@ -532,7 +764,7 @@ absl::StatusOr<std::unique_ptr<CaDirectory>> CaDirectory::open(const std::string
 
 CaDirectory::Fingerprint CaDirectory::fingerprint() const {
   Fingerprint f;
-  for (const char* name : {kRootCert, kRootKey, kRetiredRoots}) {
+  for (const char* name : {kRootCert, kRootKey, kStagedCert, kStagedKey, kRetiredRoots}) {
     struct stat st {};
     if (stat(path(dir_, name).c_str(), &st) != 0) {
       f.values.insert(f.values.end(), {-1, -1, -1, -1});

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <set>
 
 #include "absl/strings/str_format.h"
@@ -440,6 +441,237 @@ TEST_CASE("rotating twice keeps every root still in its overlap", "[ca]") {
   CHECK((*later)->roots().size() == 2);
   auto key = parsePrivateKeyPem(testing::slurp(dir + "/root-key.pem"));
   CHECK(isRsa(key->get()));
+}
+
+// --- Two-step root rotation ---
+
+X509Ptr readCertAt(const std::string& path) {
+  auto certs = parseCertsPem(testing::slurp(path));
+  REQUIRE(certs.ok());
+  return std::move(certs->front());
+}
+
+SystemTime wholeSeconds(SystemTime t) {
+  return std::chrono::system_clock::from_time_t(std::chrono::system_clock::to_time_t(t));
+}
+
+TEST_CASE(
+    "two-step rotation: a staged root is published while the old root signs, signs after its "
+    "propagation period, and the old root leaves after the overlap",
+    "[ca][rotation]") {
+  TempDir tmp;
+  std::string dir = tmp.file("ca");
+  auto t0 = std::chrono::system_clock::now();
+  auto directory = CaDirectory::open(dir, {}, KeyType::EcdsaP256);
+  REQUIRE(directory.ok());
+  auto before = (*directory)->current(t0);
+  const std::string old_root = certPem(before->signer());
+
+  auto staged_at = t0 + seconds(5);
+  auto subject =
+      stageRoot(dir, KeyType::EcdsaP256, "cluster.local", hours(24), hours(48), staged_at);
+  REQUIRE(subject.ok());
+  CHECK(testing::slurp(dir + "/root-cert.pem") == old_root);  // nothing signs differently yet
+
+  // Staged: the bundle has both roots, the old one still signs (and is last, Istio's order).
+  auto staged = (*directory)->current(staged_at);
+  REQUIRE(staged != before);
+  CHECK(certPem(staged->signer()) == old_root);
+  REQUIRE(staged->roots().size() == 2);
+  CHECK(subjectString(staged->roots()[0]) == *subject);
+  auto during = staged->sign(csrFor(kId.uri()), kId, hours(48), staged_at);
+  REQUIRE(during.ok());
+  REQUIRE(during->cert_chain.size() == 3);
+  CHECK(during->cert_chain.back() == old_root);
+  CHECK(subjectString(leafOf(*during).get()) == "");
+  CHECK(verifyChain(leafOf(*during).get(), {}, {staged->roots()[1]}, staged_at).ok());
+  // A proxy that renewed now keeps this bundle.
+  std::vector<X509Ptr> proxy_bundle;
+  for (size_t i = 1; i < during->cert_chain.size(); ++i) {
+    proxy_bundle.push_back(std::move(parseCertsPem(during->cert_chain[i])->front()));
+  }
+
+  // One second before the end of the propagation period nothing has changed; at the end the
+  // staged root signs without anything having touched the files.
+  auto activation = wholeSeconds(staged_at + hours(24));
+  CHECK(certPem((*directory)->current(activation - seconds(1))->signer()) == old_root);
+  auto active = (*directory)->current(activation);
+  CHECK(subjectString(active->signer()) == *subject);
+  REQUIRE(active->roots().size() == 2);
+  CHECK(certPem(active->roots()[0]) == old_root);
+  auto after = active->sign(csrFor(kId.uri()), kId, seconds(0), activation);
+  REQUIRE(after.ok());
+  CHECK(after->cert_chain.back() == certPem(active->signer()));
+
+  // The point of the two steps: the bundle the proxy got while the root was staged verifies
+  // the new root's leaves, and the new bundle still verifies the old root's leaves.
+  X509Ptr old_leaf = leafOf(*during), new_leaf = leafOf(*after);
+  std::vector<const X509*> staged_bundle{proxy_bundle[0].get(), proxy_bundle[1].get()};
+  CHECK(verifyChain(new_leaf.get(), {}, staged_bundle, activation).ok());
+  CHECK(verifyChain(old_leaf.get(), {}, active->roots(), activation).ok());
+  CHECK_FALSE(verifyChain(new_leaf.get(), {}, before->roots(), activation).ok());
+
+  // The overlap counts from the activation.
+  auto gone = activation + hours(48);
+  CHECK((*directory)->current(gone - seconds(1))->roots().size() == 2);
+  auto last = (*directory)->current(gone);
+  REQUIRE(last->roots().size() == 1);
+  CHECK(subjectString(last->signer()) == *subject);
+  CHECK_FALSE(verifyChain(old_leaf.get(), {}, last->roots(), activation).ok());
+}
+
+TEST_CASE(
+    "two-step rotation survives a restart mid-way, and activate-root moves a due staged root "
+    "into place without extending the old root's overlap",
+    "[ca][rotation]") {
+  TempDir tmp;
+  std::string dir = tmp.file("ca");
+  auto t0 = wholeSeconds(std::chrono::system_clock::now());
+  REQUIRE(initCaDir(dir, KeyType::EcdsaP256, "cluster.local", t0).ok());
+  const std::string old_root = testing::slurp(dir + "/root-cert.pem");
+  auto subject = stageRoot(dir, KeyType::Rsa2048, "cluster.local", hours(10), hours(20), t0);
+  REQUIRE(subject.ok());
+  auto state = caDirState(dir, t0);
+  REQUIRE(state.ok());
+  REQUIRE(state->staged.has_value());
+  CHECK(state->staged->subject == *subject);
+  CHECK(state->staged->activate_at == t0 + hours(10));
+  CHECK(state->staged->overlap == hours(20));
+  CHECK(state->retired.empty());
+
+  // A server started mid-way (a restart) sees the same state, and when it changes next.
+  SystemTime next;
+  auto mid = loadCaDir(dir, {}, t0 + hours(3), &next);
+  REQUIRE(mid.ok());
+  CHECK(certPem((*mid)->signer()) == old_root);
+  CHECK((*mid)->roots().size() == 2);
+  CHECK(next == t0 + hours(10));
+  auto opened = CaDirectory::open(dir, {}, KeyType::EcdsaP256);
+  REQUIRE(opened.ok());
+  CHECK(certPem((*opened)->current(std::chrono::system_clock::now())->signer()) == old_root);
+
+  // Restarted after the activation time: the new root signs, the old one is retired.
+  auto late = loadCaDir(dir, {}, t0 + hours(11), &next);
+  REQUIRE(late.ok());
+  CHECK(subjectString((*late)->signer()) == *subject);
+  CHECK((*late)->roots().size() == 2);
+  CHECK(next == t0 + hours(30));
+  state = caDirState(dir, t0 + hours(11));
+  REQUIRE(state.ok());
+  CHECK_FALSE(state->staged.has_value());
+  REQUIRE(state->retired.size() == 1);
+  CHECK(state->retired[0].keep_until == t0 + hours(30));
+
+  // Another rotation moves the due root into place first: root-cert.pem is the new root, the
+  // old root is retired until activation + overlap (not from now), and the next root is staged.
+  auto third =
+      stageRoot(dir, KeyType::EcdsaP256, "cluster.local", hours(10), hours(20), t0 + hours(12));
+  REQUIRE(third.ok());
+  CHECK(subjectString(readCertAt(dir + "/root-cert.pem").get()) == *subject);
+  auto key = parsePrivateKeyPem(testing::slurp(dir + "/root-key.pem"));
+  REQUIRE(key.ok());
+  CHECK(isRsa(key->get()));
+  state = caDirState(dir, t0 + hours(12));
+  REQUIRE(state.ok());
+  CHECK(state->signer == *subject);
+  REQUIRE(state->staged.has_value());
+  CHECK(state->staged->subject == *third);
+  REQUIRE(state->retired.size() == 1);
+  CHECK(state->retired[0].keep_until == t0 + hours(30));
+  auto ca = loadCaDir(dir, {}, t0 + hours(12));
+  REQUIRE(ca.ok());
+  CHECK((*ca)->roots().size() == 3);
+}
+
+TEST_CASE("activate-root: a staged root signs at once; refusals say what to do", "[ca][rotation]") {
+  TempDir tmp;
+  std::string dir = tmp.file("ca");
+  auto t0 = wholeSeconds(std::chrono::system_clock::now());
+  REQUIRE(initCaDir(dir, KeyType::EcdsaP256, "cluster.local", t0).ok());
+  const std::string old_root = testing::slurp(dir + "/root-cert.pem");
+
+  auto none = activateStagedRoot(dir, t0);
+  REQUIRE_FALSE(none.ok());
+  CHECK(none.status().code() == absl::StatusCode::kFailedPrecondition);
+  CHECK_THAT(std::string(none.status().message()), Catch::Contains("no root is staged"));
+
+  auto subject = stageRoot(dir, KeyType::EcdsaP256, "cluster.local", hours(24 * 90), hours(20), t0);
+  REQUIRE(subject.ok());
+  auto again = stageRoot(dir, KeyType::EcdsaP256, "cluster.local", hours(1), hours(1), t0);
+  REQUIRE_FALSE(again.ok());
+  CHECK(again.status().code() == absl::StatusCode::kFailedPrecondition);
+  CHECK_THAT(std::string(again.status().message()), Catch::Contains("activate-root"));
+
+  auto activated = activateStagedRoot(dir, t0 + hours(2), hours(5));
+  REQUIRE(activated.ok());
+  CHECK(*activated == *subject);
+  CHECK_FALSE(std::filesystem::exists(dir + "/staged-root-cert.pem"));
+  CHECK_FALSE(std::filesystem::exists(dir + "/staged-root-key.pem"));
+  SystemTime next;
+  auto ca = loadCaDir(dir, {}, t0 + hours(2), &next);
+  REQUIRE(ca.ok());
+  CHECK(subjectString((*ca)->signer()) == *subject);
+  CHECK(certPem((*ca)->roots()[0]) == old_root);
+  CHECK(next == t0 + hours(7));  // the overlap given on the command line
+
+  // One-step rotation (propagation 0) still works, for scripts that want it.
+  auto one_step = rotateRoot(dir, KeyType::EcdsaP256, "cluster.local", hours(1), t0 + hours(3));
+  REQUIRE(one_step.ok());
+  CHECK(subjectString(readCertAt(dir + "/root-cert.pem").get()) == *one_step);
+  CHECK(caDirState(dir, t0 + hours(3))->retired.size() == 2);
+}
+
+TEST_CASE(
+    "two-step rotation: an activation interrupted half-way loads and is finished by the next "
+    "command; broken staged files are refused by name",
+    "[ca][rotation]") {
+  TempDir tmp;
+  std::string dir = tmp.file("ca");
+  auto t0 = wholeSeconds(std::chrono::system_clock::now());
+  REQUIRE(initCaDir(dir, KeyType::EcdsaP256, "cluster.local", t0).ok());
+  const std::string old_key = testing::slurp(dir + "/root-key.pem");
+
+  SECTION("a crash after the new certificate was written, before its key") {
+    auto subject = stageRoot(dir, KeyType::EcdsaP256, "cluster.local", hours(1), hours(2), t0);
+    REQUIRE(subject.ok());
+    std::string staged_text = testing::slurp(dir + "/staged-root-cert.pem");
+    tmp.write("ca/root-cert.pem", certPem(readCertAt(dir + "/staged-root-cert.pem").get()));
+    auto ca = loadCaDir(dir, {}, t0);
+    INFO((ca.ok() ? "" : ca.status().ToString()));
+    REQUIRE(ca.ok());
+    CHECK(subjectString((*ca)->signer()) == *subject);
+    CHECK((*ca)->sign(csrFor(kId.uri()), kId, seconds(0), t0).ok());
+    // The next rotation puts the matching key in place and removes the staged files.
+    REQUIRE(stageRoot(dir, KeyType::EcdsaP256, "cluster.local", hours(1), hours(2), t0).ok());
+    auto key = parsePrivateKeyPem(testing::slurp(dir + "/root-key.pem"));
+    REQUIRE(key.ok());
+    CHECK(X509_check_private_key(readCertAt(dir + "/root-cert.pem").get(), key->get()) == 1);
+    CHECK(caDirState(dir, t0)->staged.has_value());
+  }
+
+  SECTION("a staged key that does not match its certificate") {
+    REQUIRE(stageRoot(dir, KeyType::EcdsaP256, "cluster.local", hours(1), hours(2), t0).ok());
+    tmp.write("ca/staged-root-key.pem", old_key);
+    auto activated = activateStagedRoot(dir, t0);
+    REQUIRE_FALSE(activated.ok());
+    CHECK_THAT(std::string(activated.status().message()),
+               Catch::Contains("staged-root-key.pem' does not match"));
+    // Before its time it is only published, so the CA still loads; after it, it cannot sign.
+    CHECK(loadCaDir(dir, {}, t0).ok());
+    auto due = loadCaDir(dir, {}, t0 + hours(2));
+    REQUIRE_FALSE(due.ok());
+    CHECK_THAT(std::string(due.status().message()), Catch::Contains("no key in"));
+  }
+
+  SECTION("a staged certificate file without its activation time") {
+    REQUIRE(stageRoot(dir, KeyType::EcdsaP256, "cluster.local", hours(1), hours(2), t0).ok());
+    std::string text = testing::slurp(dir + "/staged-root-cert.pem");
+    tmp.write("ca/staged-root-cert.pem", text.substr(text.find("overlap:")));
+    auto ca = loadCaDir(dir, {}, t0);
+    REQUIRE_FALSE(ca.ok());
+    CHECK_THAT(std::string(ca.status().message()), Catch::Contains("staged-root-cert.pem"));
+    CHECK_THAT(std::string(ca.status().message()), Catch::Contains("activate-at"));
+  }
 }
 
 }  // namespace

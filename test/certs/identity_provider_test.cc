@@ -9,6 +9,7 @@
 #include <catch2/catch.hpp>
 #include <set>
 
+#include "certs/ca.h"
 #include "certs/x509.h"
 #include "test/certs/certs_testing.h"
 
@@ -368,24 +369,112 @@ TEST_CASE("an operator intermediate through remora-control: chain and bundle spl
   CHECK(s.trust_bundle_pem != testing::slurp(tmp.file("ca/root-cert.pem")));
 }
 
-TEST_CASE("a root rotation reaches a running proxy: new leaves, both roots in its bundle",
-          "[identity][e2e]") {
+// Whether `leaf` was signed by the root `root_pem`.
+bool signedBy(const X509* leaf, const std::string& root_pem) {
+  auto root = parseCertsPem(root_pem);
+  REQUIRE(root.ok());
+  return verifyChain(leaf, {}, {root->front().get()}, std::chrono::system_clock::now()).ok();
+}
+
+TEST_CASE(
+    "a two-step root rotation reaches a running proxy: the staged root joins its bundle first, "
+    "the proxy that renewed then trusts new-root peers before renewing again",
+    "[identity][e2e][rotation]") {
   TempDir tmp;
   std::string ca_dir = tmp.file("ca");
   ControlPlane cp(tmp, {"--ca-dir", ca_dir});
   std::string token_file = tmp.write("token", testing::issueToken(ca_dir, "default", "reviews"));
   IdentityOptions o = optionsFor(cp, token_file, "default", "reviews");
   o.requested_ttl = std::chrono::seconds(2);
-  std::string old_root = testing::slurp(ca_dir + "/root-cert.pem");
+  const std::string old_root = testing::slurp(ca_dir + "/root-cert.pem");
+  std::string stage_output, activate_output, status_output;
+  int stage_rc = -1, activate_rc = -1;
+  ProviderRun r(o);
+  REQUIRE(r.run([&](const std::vector<ProviderRun::Event>& ev) {
+    if (!ev.back().secret) return false;
+    const WorkloadSecret& s = *ev.back().secret;
+    size_t roots = parseCertsPem(s.trust_bundle_pem)->size();
+    if (stage_rc == -1) {
+      // Step one, with a propagation period far longer than the test: only the explicit
+      // activate-root below makes the new root sign.
+      stage_rc = testing::run({ControlPlane::binary(), "ca", "rotate-root", "--ca-dir", ca_dir,
+                               "--propagation", "1h", "--overlap", "1h"},
+                              &stage_output);
+      return false;
+    }
+    if (activate_rc == -1 && roots == 2) {
+      // A renewal after staging: the old root still signs (checked below). Step two.
+      testing::run({ControlPlane::binary(), "ca", "status", "--ca-dir", ca_dir}, &status_output);
+      activate_rc = testing::run(
+          {ControlPlane::binary(), "ca", "activate-root", "--ca-dir", ca_dir}, &activate_output);
+      return false;
+    }
+    return activate_rc != -1 && !signedBy(leafOf(s).get(), old_root);
+  }));
+  INFO(stage_output << activate_output << cp.log());
+  CHECK(stage_rc == 0);
+  CHECK(activate_rc == 0);
+  CHECK(r.closedCleanly());
+  CHECK_THAT(stage_output, Catch::Contains("is in the trust bundle now"));
+  CHECK_THAT(status_output, Catch::Contains("staged:"));
+
+  const std::string new_root = testing::slurp(ca_dir + "/root-cert.pem");
+  REQUIRE(new_root != old_root);
+  auto secrets = r.secrets();
+  const WorkloadSecret& before = secrets.front();
+  CHECK(before.trust_bundle_pem == old_root);
+  // The last renewal before the activation: staged bundle, old-root leaf.
+  const WorkloadSecret* staged = nullptr;
+  for (const auto& s : secrets) {
+    if (parseCertsPem(s.trust_bundle_pem)->size() == 2 && signedBy(leafOf(s).get(), old_root)) {
+      staged = &s;
+    }
+  }
+  REQUIRE(staged != nullptr);
+  CHECK(staged->trust_bundle_pem == new_root + old_root);  // the signing root last
+  const WorkloadSecret& after = secrets.back();
+  X509Ptr staged_leaf = leafOf(*staged), new_leaf = leafOf(after);
+  CHECK(signedBy(new_leaf.get(), new_root));
+  CHECK(after.trust_bundle_pem == old_root + new_root);
+  // The point of the two steps: the bundle from before the activation verifies a peer's
+  // new-root leaf, and the new bundle still verifies the old-root leaf.
+  auto now = std::chrono::system_clock::now();
+  auto roots = [](const WorkloadSecret& s) {
+    auto certs = parseCertsPem(s.trust_bundle_pem);
+    REQUIRE(certs.ok());
+    return std::move(*certs);
+  };
+  auto staged_bundle = roots(*staged), new_bundle = roots(after), old_bundle = roots(before);
+  auto ptrs = [](const std::vector<X509Ptr>& v) {
+    std::vector<const X509*> out;
+    for (const auto& c : v) out.push_back(c.get());
+    return out;
+  };
+  CHECK(verifyChain(new_leaf.get(), {}, ptrs(staged_bundle), now).ok());
+  CHECK(verifyChain(staged_leaf.get(), {}, ptrs(new_bundle), now).ok());
+  // A proxy still on the bundle from before the staging would refuse the new leaf.
+  CHECK_FALSE(verifyChain(new_leaf.get(), {}, ptrs(old_bundle), now).ok());
+  CHECK_THAT(cp.log(), Catch::Contains("reloaded"));
+}
+
+TEST_CASE("ca rotate-root --propagation 0 is the one-step rotation: new leaves at once",
+          "[identity][e2e][rotation]") {
+  TempDir tmp;
+  std::string ca_dir = tmp.file("ca");
+  ControlPlane cp(tmp, {"--ca-dir", ca_dir});
+  std::string token_file = tmp.write("token", testing::issueToken(ca_dir, "default", "reviews"));
+  IdentityOptions o = optionsFor(cp, token_file, "default", "reviews");
+  o.requested_ttl = std::chrono::seconds(2);
+  const std::string old_root = testing::slurp(ca_dir + "/root-cert.pem");
   std::string rotate_output;
   int rotate_rc = -1;
   ProviderRun r(o);
   REQUIRE(r.run([&](const std::vector<ProviderRun::Event>& ev) {
     if (!ev.back().secret) return false;
     if (rotate_rc == -1) {
-      rotate_rc = testing::run(
-          {ControlPlane::binary(), "ca", "rotate-root", "--ca-dir", ca_dir, "--overlap", "1h"},
-          &rotate_output);
+      rotate_rc = testing::run({ControlPlane::binary(), "ca", "rotate-root", "--ca-dir", ca_dir,
+                                "--propagation", "0", "--overlap", "1h"},
+                               &rotate_output);
       return false;
     }
     return parseCertsPem(ev.back().secret->trust_bundle_pem)->size() == 2;
@@ -393,25 +482,39 @@ TEST_CASE("a root rotation reaches a running proxy: new leaves, both roots in it
   INFO(rotate_output);
   CHECK(rotate_rc == 0);
   CHECK(r.closedCleanly());
-  auto secrets = r.secrets();
-  const WorkloadSecret& before = secrets.front();
-  const WorkloadSecret& after = secrets.back();
-  CHECK(before.trust_bundle_pem == old_root);
-  std::string new_root = testing::slurp(ca_dir + "/root-cert.pem");
+  const std::string new_root = testing::slurp(ca_dir + "/root-cert.pem");
   REQUIRE(new_root != old_root);
-  auto bundle = parseCertsPem(after.trust_bundle_pem);
-  REQUIRE(bundle->size() == 2);
-  // Both roots, the new one last; the new leaf is signed by the new root; the old leaf still
-  // verifies with the new bundle (connections made before the rotation keep working).
-  CHECK(certPem((*bundle)[1].get()) == new_root);
-  CHECK(certPem((*bundle)[0].get()) == old_root);
-  std::vector<const X509*> roots{(*bundle)[0].get(), (*bundle)[1].get()};
-  auto now = std::chrono::system_clock::now();
-  X509Ptr old_leaf = leafOf(before), new_leaf = leafOf(after);
-  CHECK(verifyChain(old_leaf.get(), {}, roots, now).ok());
-  CHECK(verifyChain(new_leaf.get(), {}, roots, now).ok());
-  CHECK_FALSE(verifyChain(new_leaf.get(), {}, {roots[0]}, now).ok());
-  CHECK_THAT(cp.log(), Catch::Contains("reloaded"));
+  const WorkloadSecret after = r.secrets().back();
+  CHECK(after.trust_bundle_pem == old_root + new_root);
+  CHECK(signedBy(leafOf(after).get(), new_root));
+}
+
+TEST_CASE("ca subcommands refuse bad input clearly", "[identity][rotation]") {
+  TempDir tmp;
+  std::string ca_dir = tmp.file("ca");
+  std::string out;
+  CHECK(testing::run({ControlPlane::binary(), "ca", "activate-root", "--ca-dir", ca_dir}, &out) ==
+        1);
+  CHECK_THAT(out, Catch::Contains("cannot open"));
+  REQUIRE(initCaDir(ca_dir, KeyType::EcdsaP256, "cluster.local", std::chrono::system_clock::now())
+              .ok());
+  CHECK(testing::run({ControlPlane::binary(), "ca", "activate-root", "--ca-dir", ca_dir}, &out) ==
+        1);
+  CHECK_THAT(out, Catch::Contains("no root is staged"));
+  CHECK(testing::run({ControlPlane::binary(), "ca", "rotate-root", "--ca-dir", ca_dir}, &out) == 0);
+  CHECK(testing::run({ControlPlane::binary(), "ca", "rotate-root", "--ca-dir", ca_dir}, &out) == 1);
+  CHECK_THAT(out, Catch::Contains("already staged"));
+  CHECK(testing::run(
+            {ControlPlane::binary(), "ca", "status", "--ca-dir", ca_dir, "--propagation", "1h"},
+            &out) == 2);
+  CHECK_THAT(out, Catch::Contains("--propagation is a flag of rotate-root"));
+  CHECK(testing::run({ControlPlane::binary(), "ca", "rotate-root", "--ca-dir", ca_dir,
+                      "--propagation", "soon"},
+                     &out) == 2);
+  CHECK(testing::run({ControlPlane::binary(), "ca", "retire-root", "--ca-dir", ca_dir}, &out) == 2);
+  CHECK(testing::run({ControlPlane::binary(), "ca", "status", "--ca-dir", ca_dir}, &out) == 0);
+  CHECK_THAT(out, Catch::Contains("signing: "));
+  CHECK_THAT(out, Catch::Contains("staged:  "));
 }
 
 }  // namespace

@@ -1,13 +1,16 @@
 // remora-control: serves Envoy-format resources from a watched directory over ADS (state of
 // the world and incremental) to remora, Envoy, or any xDS client, and (with a CA configured)
 // signs workload certificates over Istio's CreateCertificate. Subcommands manage the CA
-// directory: `issue-token` mints a bootstrap token, `ca rotate-root` replaces the root.
+// directory: `issue-token` mints a bootstrap token, `ca rotate-root` / `ca activate-root`
+// rotate the root in two steps, `ca status` shows where a rotation stands.
 #include <grpcpp/grpcpp.h>
 #include <uv.h>
 
 #include <csignal>
 #include <cstdio>
+#include <ctime>
 #include <fstream>
+#include <optional>
 
 #include "certs/ca.h"
 #include "certs/token.h"
@@ -26,8 +29,10 @@ namespace {
 
 const char* kUsage = R"(usage: remora-control --config-dir DIR [flags]
        remora-control issue-token --ca-dir DIR --namespace NS --service-account SA [--ttl DUR]
-       remora-control ca rotate-root --ca-dir DIR [--overlap DUR] [--ca-key-type ecdsa|rsa]
-                                     [--trust-domain TD]
+       remora-control ca rotate-root --ca-dir DIR [--propagation DUR] [--max-cert-ttl DUR]
+                                     [--overlap DUR] [--ca-key-type ecdsa|rsa] [--trust-domain TD]
+       remora-control ca activate-root --ca-dir DIR [--overlap DUR]
+       remora-control ca status --ca-dir DIR
 
 Serves the Envoy v3 resources in DIR over ADS (gRPC). Each YAML or JSON document in DIR/*.yaml
 is one resource with its "@type" (Listener, Cluster, ClusterLoadAssignment, RouteConfiguration,
@@ -60,10 +65,25 @@ unless --ca-dir or --ca-cert is given):
   --k8s-token-audience AUD  their required audience (default istio-ca)
 
 issue-token prints a bootstrap token (ES256, signed with DIR's token key) that proves NS/SA to
-this CA, valid for --ttl (default 24h). ca rotate-root makes a new root that signs from now on;
-the old root stays in the trust bundle for --overlap (default 168h; make it longer than the
-longest certificate the old root signed). A running remora-control picks the change up on its
-next request.
+this CA, valid for --ttl (default 24h).
+
+Root rotation has two steps, so that no proxy meets a peer whose new root it does not trust yet:
+  ca rotate-root    makes a new root and publishes it in the trust bundle sent with every issued
+                    chain, so each proxy learns it on its next renewal; the current root keeps
+                    signing for --propagation (default --max-cert-ttl, 2160h: proxies renew at
+                    half their certificates' life, so by then every live proxy has renewed; pass
+                    the server's --max-cert-ttl, or a shorter period you know is enough). Then the
+                    new root signs, and the previous root stays in the bundle for --overlap
+                    (default 168h; make it longer than the longest certificate it signed).
+                    --propagation 0 is a one-step rotation: the new root signs at once, and
+                    proxies that have not renewed since refuse its certificates until they do.
+                    A root already staged must be activated first.
+  ca activate-root  makes the staged root sign now, ahead of its time (--overlap replaces the
+                    one given at staging)
+  ca status         shows the signing root, a staged root and when it signs, and retired roots
+The state lives in the CA directory (staged-root-cert.pem, staged-root-key.pem), so a restarted
+remora-control continues the rotation; a running one picks changes up on its next request, and
+switches to a staged root when its time comes.
 )";
 
 uv_loop_t* g_loop = nullptr;
@@ -122,22 +142,53 @@ int issueToken(int argc, char** argv) {
   return 0;
 }
 
-// remora-control ca rotate-root --ca-dir DIR [--overlap DUR] [--ca-key-type T] [--trust-domain]
+std::string rfc3339(std::chrono::system_clock::time_point t) {
+  time_t tt = std::chrono::system_clock::to_time_t(t);
+  struct tm tm {};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+int caFailure(const absl::Status& s) {
+  std::fprintf(stderr, "remora-control: %s\n", std::string(s.message()).c_str());
+  return 1;
+}
+
+// remora-control ca rotate-root | activate-root | status --ca-dir DIR ...
 int caCommand(int argc, char** argv) {
   using namespace remora;
-  if (argc < 2 || std::string_view(argv[1]) != "rotate-root") {
-    return usageError("ca: the only subcommand is rotate-root");
+  std::string_view sub = argc < 2 ? std::string_view() : std::string_view(argv[1]);
+  if (sub != "rotate-root" && sub != "activate-root" && sub != "status") {
+    return usageError("ca: the subcommands are rotate-root, activate-root and status");
   }
   auto flags = splitFlags(argc - 1, argv + 1, {"help"});
   if (!flags.ok()) return usageError(std::string(flags.status().message()));
   std::string dir, trust_domain = "cluster.local";
-  std::chrono::seconds overlap = std::chrono::hours(168);
+  std::optional<std::chrono::seconds> overlap, propagation;
+  std::chrono::seconds max_cert_ttl = certs::CaOptions().max_ttl;
   certs::KeyType key_type = certs::KeyType::EcdsaP256;
   for (const auto& [flag, value] : *flags) {
-    if (flag == "ca-dir") {
+    bool rotate_only = flag == "propagation" || flag == "max-cert-ttl" || flag == "trust-domain" ||
+                       flag == "ca-key-type";
+    if (flag == "help") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    } else if (flag == "ca-dir") {
       dir = value;
-    } else if (flag == "overlap") {
-      if (!parseSeconds(flag, value, &overlap)) return 2;
+    } else if (rotate_only && sub != "rotate-root") {
+      return usageError(cat("ca ", sub, ": --", flag, " is a flag of rotate-root"));
+    } else if (flag == "overlap" && sub != "status") {
+      overlap.emplace();
+      if (!parseSeconds(flag, value, &*overlap)) return 2;
+    } else if (flag == "propagation") {
+      // 0 is allowed: the one-step rotation.
+      auto d = server::parseDuration(value);
+      if (!d.ok()) return usageError(cat("--propagation: ", d.status().message()));
+      propagation = std::chrono::duration_cast<std::chrono::seconds>(*d);
+    } else if (flag == "max-cert-ttl") {
+      if (!parseSeconds(flag, value, &max_cert_ttl)) return 2;
     } else if (flag == "trust-domain") {
       trust_domain = value;
     } else if (flag == "ca-key-type") {
@@ -145,19 +196,50 @@ int caCommand(int argc, char** argv) {
       if (!t.ok()) return usageError(std::string(t.status().message()));
       key_type = *t;
     } else {
-      return usageError(cat("ca rotate-root: unknown flag --", flag));
+      return usageError(cat("ca ", sub, ": unknown flag --", flag));
     }
   }
-  if (dir.empty()) return usageError("ca rotate-root needs --ca-dir");
+  if (dir.empty()) return usageError(cat("ca ", sub, " needs --ca-dir"));
   auto now = std::chrono::system_clock::now();
-  auto subject = certs::rotateRoot(dir, key_type, trust_domain, overlap, now);
-  if (!subject.ok()) {
-    std::fprintf(stderr, "remora-control: %s\n", std::string(subject.status().message()).c_str());
-    return 1;
+
+  if (sub == "status") {
+    auto state = certs::caDirState(dir, now);
+    if (!state.ok()) return caFailure(state.status());
+    std::printf("signing: %s\n", state->signer.c_str());
+    if (state->staged) {
+      std::printf("staged:  %s (published; signs from %s, then the signing root stays for %llds)\n",
+                  state->staged->subject.c_str(), rfc3339(state->staged->activate_at).c_str(),
+                  static_cast<long long>(state->staged->overlap.count()));
+    }
+    for (const auto& r : state->retired) {
+      std::printf("retired: %s (published until %s)\n", r.subject.c_str(),
+                  rfc3339(r.keep_until).c_str());
+    }
+    return 0;
   }
-  std::printf(
-      "new root '%s' signs from now on; the previous root stays in the trust bundle for %llds\n",
-      subject->c_str(), static_cast<long long>(overlap.count()));
+  if (sub == "activate-root") {
+    auto subject = certs::activateStagedRoot(dir, now, overlap);
+    if (!subject.ok()) return caFailure(subject.status());
+    std::printf("root '%s' signs from now on; the previous root stays in the trust bundle%s\n",
+                subject->c_str(),
+                overlap ? cat(" for ", overlap->count(), "s").c_str()
+                        : " for the overlap given when it was staged");
+    return 0;
+  }
+  std::chrono::seconds wait = propagation.value_or(max_cert_ttl);
+  std::chrono::seconds keep = overlap.value_or(std::chrono::hours(168));
+  auto subject = certs::stageRoot(dir, key_type, trust_domain, wait, keep, now);
+  if (!subject.ok()) return caFailure(subject.status());
+  if (wait.count() <= 0) {
+    std::printf(
+        "new root '%s' signs from now on; the previous root stays in the trust bundle for %llds\n",
+        subject->c_str(), static_cast<long long>(keep.count()));
+  } else {
+    std::printf(
+        "new root '%s' is in the trust bundle now and signs from %s (or `ca activate-root`); the "
+        "current root keeps signing until then and stays in the bundle for %llds after\n",
+        subject->c_str(), rfc3339(now + wait).c_str(), static_cast<long long>(keep.count()));
+  }
   return 0;
 }
 
