@@ -484,5 +484,81 @@ TEST_CASE(
            " at the server sidecar; lifetime ", ttl_s, " s"));
 }
 
+TEST_CASE(
+    "mtls: across a two-step root rotation, a sidecar that got its certificate while the new "
+    "root was staged talks to a peer with a new-root certificate without renewing; one whose "
+    "bundle predates the staging cannot",
+    "[mtls][rotation]") {
+  TempDir tmp;
+  Upstream app;
+  auto cp =
+      std::make_unique<ControlPlane>(tmp, std::vector<std::string>{"--ca-dir", tmp.file("ca")});
+  tmp.write("client.token", certs::testing::issueToken(tmp.file("ca"), "a", "client"));
+  tmp.write("server.token", certs::testing::issueToken(tmp.file("ca"), "b", "server"));
+  uint16_t inbound = freePort(), outbound = freePort(), stale_outbound = freePort();
+  auto ca = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv{ControlPlane::binary(), "ca"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    argv.insert(argv.end(), {"--ca-dir", tmp.file("ca")});
+    std::string out;
+    int rc = runCommand(argv, &out);
+    INFO(out);
+    return rc;
+  };
+  auto start = [&](const std::string& bootstrap, const std::string& token, const std::string& ns,
+                   const std::string& sa) {
+    // Certificates of the CA's default lifetime (24 h): nobody renews during the test.
+    auto p = std::make_unique<ProxyUnderTest>(bootstrap, identityFlags(*cp, token, ns, sa));
+    bool ready = testing::waitFor([&] { return p->ready(); }, 20000);
+    INFO(p->log());
+    REQUIRE(ready);
+    return p;
+  };
+
+  // Before the rotation: this sidecar's bundle has the old root only.
+  auto stale = start(clientBootstrap(stale_outbound, inbound, tmp.file("stale.log"), kServerId),
+                     tmp.file("client.token"), "a", "client");
+  REQUIRE(ca({"rotate-root", "--propagation", "1h", "--overlap", "1h"}) == 0);
+  // While the new root is staged: an old-root certificate and both roots in the bundle.
+  auto client = start(clientBootstrap(outbound, inbound, tmp.file("client.log"), kServerId),
+                      tmp.file("client.token"), "a", "client");
+  REQUIRE(ca({"activate-root"}) == 0);
+  // After the activation: a new-root certificate.
+  auto server = start(serverBootstrap(inbound, app.port(), tmp.file("server.log"), "a"),
+                      tmp.file("server.token"), "b", "server");
+  REQUIRE(testing::waitFor([&] { return testing::connectTcp("127.0.0.1", inbound, 200) >= 0; }));
+
+  auto ok = curl({"-o", "/dev/null", "-w", "%{http_code}",
+                  cat("http://127.0.0.1:", outbound, "/after-activation")});
+  INFO("client log:\n" << client->log() << "\nserver log:\n" << server->log());
+  CHECK(ok.out == "200");
+  CHECK(client->stat("cluster.server.ssl.handshake") >= 1);
+  // Both ends: the server accepted the client's old-root certificate too.
+  bool logged = testing::waitFor([&] {
+    return readAll(tmp.file("server.log")).find(cat("/after-activation 200 - peer=", kClientId)) !=
+           std::string::npos;
+  });
+  CHECK(logged);
+
+  // The sidecar that has not renewed since before the staging refuses the new-root server:
+  // what a one-step rotation would do to every sidecar until it renews.
+  auto refused = curl({"-o", "/dev/null", "-w", "%{http_code}",
+                       cat("http://127.0.0.1:", stale_outbound, "/stale")});
+  CHECK(refused.out == "503");
+  CHECK(stale->stat("cluster.server.ssl.fail_verify_error") >= 1);
+  CHECK(stale->stat("cluster.server.ssl.handshake") == 0);
+  for (const auto& q : app.requests()) CHECK(q.find("/stale") == std::string::npos);
+
+  // Neither client sidecar renewed: each holds the one certificate it started with.
+  auto issued = [](ProxyUnderTest& p) {
+    size_t n = 0, pos = 0;
+    std::string log = p.log();
+    while ((pos = log.find("identity: certificate for", pos)) != std::string::npos) ++n, ++pos;
+    return n;
+  };
+  CHECK(issued(*client) == 1);
+  CHECK(issued(*stale) == 1);
+}
+
 }  // namespace
 }  // namespace remora::integration
