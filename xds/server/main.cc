@@ -74,7 +74,8 @@ Root rotation has two steps, so that no proxy meets a peer whose new root it doe
                     half their certificates' life, so by then every live proxy has renewed; pass
                     the server's --max-cert-ttl, or a shorter period you know is enough). Then the
                     new root signs, and the previous root stays in the bundle for --overlap
-                    (default 168h; make it longer than the longest certificate it signed).
+                    (default --max-cert-ttl, at least 168h: longer than any certificate it
+                    signed can live).
                     --propagation 0 is a one-step rotation: the new root signs at once, and
                     proxies that have not renewed since refuse its certificates until they do.
                     A root already staged must be activated first.
@@ -227,7 +228,9 @@ int caCommand(int argc, char** argv) {
     return 0;
   }
   std::chrono::seconds wait = propagation.value_or(max_cert_ttl);
-  std::chrono::seconds keep = overlap.value_or(std::chrono::hours(168));
+  // The old root must outlive every certificate it signed: those can live --max-cert-ttl.
+  std::chrono::seconds keep =
+      overlap.value_or(std::max<std::chrono::seconds>(std::chrono::hours(168), max_cert_ttl));
   auto subject = certs::stageRoot(dir, key_type, trust_domain, wait, keep, now);
   if (!subject.ok()) return caFailure(subject.status());
   if (wait.count() <= 0) {
