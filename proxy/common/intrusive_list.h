@@ -65,6 +65,12 @@ class IntrusiveList {
     return t;
   }
 
+  T* popBack() {
+    T* t = tail_;
+    if (t != nullptr) remove(t);
+    return t;
+  }
+
  private:
   T* head_ = nullptr;
   T* tail_ = nullptr;

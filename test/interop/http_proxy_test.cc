@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <thread>
 
 #include "proxy/common/strings.h"
@@ -187,6 +188,35 @@ TEST_CASE("http: curl through remora: routes, rewrites, headers and Envoy's loca
   r = curl({"-v", f.url("/a"), f.url("/b")});
   CHECK(r.out.find("Re-using existing connection") != std::string::npos);
   CHECK(f.proxy->stat("cluster.backend.upstream_cx_total") - cx_before <= 1);
+}
+
+TEST_CASE(
+    "http: the keep-alive pool hands out the most recently used idle upstream connection, as "
+    "Envoy and NGINX do",
+    "[http]") {
+  Fixture f;
+  // Three requests at once: three upstream connections.
+  std::vector<std::string> urls;
+  for (int i = 0; i < 3; ++i) urls.push_back(f.url(cat("/peer?ms=", 600 + 100 * i)));
+  std::vector<std::string> args{"--no-progress-meter", "--parallel", "--parallel-immediate", "-w",
+                                " "};
+  args.insert(args.end(), urls.begin(), urls.end());
+  auto r = curl(args);
+  REQUIRE(r.rc == 0);
+  std::set<std::string> ports;
+  for (auto p : split(r.out, ' ', true)) ports.insert(std::string(p));
+  INFO(r.out);
+  REQUIRE(ports.size() == 3);
+  REQUIRE(f.proxy->stat("cluster.backend.upstream_cx_total") == 3);
+  // One request after another: always the same connection, the last one released (the
+  // slowest request's); a FIFO pool would go round all three.
+  std::string last = cat(split(r.out, ' ', true).back());
+  for (int i = 0; i < 6; ++i) {
+    auto one = curl({f.url("/peer")});
+    REQUIRE(one.rc == 0);
+    CHECK(one.out == last);
+  }
+  CHECK(f.proxy->stat("cluster.backend.upstream_cx_total") == 3);
 }
 
 TEST_CASE("http: large bodies cross intact both ways (content-length and chunked)", "[http]") {

@@ -5,6 +5,7 @@ nobody here wrote). Writes its port to argv[1] and serves until killed:
   POST /echo         the request body back (Content-Length or chunked)
   GET  /bytes/N      N deterministic bytes (i % 251)
   GET  /stall        never answers (for timeouts)
+  GET  /peer?ms=N     after N ms, the port the request came from (which pooled connection)
   anything else      "hello <method> <path>"
 Every request is appended to argv[2] (one line: method path) so a test can count them."""
 import http.server, json, socket, sys, threading, time
@@ -53,6 +54,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.reply(200, (PATTERN * (n // 251 + 1))[:n], "application/octet-stream")
         elif self.path.startswith("/stall"):
             time.sleep(30)
+        elif self.path.startswith("/peer"):
+            ms = int(self.path.partition("ms=")[2] or 0)
+            time.sleep(ms / 1000.0)
+            self.reply(200, str(self.client_address[1]).encode())
         else:
             self.reply(200, ("hello %s %s" % (self.command, self.path)).encode())
 
