@@ -83,6 +83,7 @@ struct DownstreamTlsConfig {
   CommonTlsConfig common;
   bool require_client_certificate = false;
   bool disable_stateless_session_resumption = false;
+  bool disable_stateful_session_resumption = false;
   bool operator==(const DownstreamTlsConfig&) const = default;
 };
 

@@ -27,6 +27,10 @@ constexpr const char* kDefaultCiphers =
     "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
     "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
 constexpr const char* kDefaultCurves = "X25519:P-256";
+// Sessions a server context keeps for resumption (OpenSSL's default is 20,480): a peer sidecar
+// resumes with the one session it keeps per upstream, so the cache only needs room for the
+// peers' latest sessions; the oldest are dropped first.
+constexpr long kSessionCacheSize = 1024;
 
 int contextIndex() {
   static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
@@ -335,15 +339,24 @@ absl::StatusOr<std::shared_ptr<TlsContext>> TlsContext::createServer(
     SSL_CTX_set_client_CA_list(c->ctx_, names);
   }
   if (!c->alpn_wire_.empty()) SSL_CTX_set_alpn_select_cb(c->ctx_, selectAlpn, &c->alpn_wire_);
-  // Resumption by stateless tickets only (their key is per context, so it rotates with the
-  // certificate); no server-side session cache to grow.
-  SSL_CTX_set_session_cache_mode(c->ctx_, SSL_SESS_CACHE_OFF);
-  if (config.disable_stateless_session_resumption) {
-    SSL_CTX_set_options(c->ctx_, SSL_OP_NO_TICKET);
+  // Resumption, stateful by default: a bounded session cache per context (so per certificate),
+  // and TLS 1.3 tickets that only name a cached session. OpenSSL 3.0 makes a stateless ticket
+  // by encoding, decoding and re-encoding the session, and decoding re-parses the peer's
+  // certificate through its provider decoders: about a tenth of a full handshake's CPU
+  // (tools/bench/README.md). A stateful ticket costs a cache insertion (one lock, per
+  // handshake, never per byte). Stateless tickets only when the cache is disabled.
+  if (!config.disable_stateful_session_resumption) {
+    SSL_CTX_set_session_cache_mode(c->ctx_, SSL_SESS_CACHE_SERVER);
+    SSL_CTX_sess_set_cache_size(c->ctx_, kSessionCacheSize);
+    SSL_CTX_set_options(c->ctx_, SSL_OP_NO_TICKET);  // TLS 1.3: stateful tickets
+  } else {
+    SSL_CTX_set_session_cache_mode(c->ctx_, SSL_SESS_CACHE_OFF);
+    if (config.disable_stateless_session_resumption) {
+      SSL_CTX_set_options(c->ctx_, SSL_OP_NO_TICKET);
+    }
   }
   // One TLS 1.3 ticket, not OpenSSL's two: clients keep one session per upstream (Envoy's and
-  // ours), and each ticket costs OpenSSL 3.0 a session encode/decode with the peer's
-  // certificate (about a tenth of a full handshake, tools/bench/README.md).
+  // ours).
   SSL_CTX_set_num_tickets(c->ctx_, 1);
   // A session is only resumed into the context that made it (OpenSSL requires an id context
   // whenever client certificates are verified).

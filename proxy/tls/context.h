@@ -63,6 +63,8 @@ class TlsContext {
   // What the handshake on `ssl` established (after it completed).
   net::TlsInfoSharedPtr infoOf(SSL* ssl) const;
   TlsStats& stats() const { return *stats_; }
+  // Sessions in the server's resumption cache.
+  long cachedSessions() const { return ctx_ != nullptr ? SSL_CTX_sess_number(ctx_) : 0; }
   // The certificate's notAfter, for /certs and rotation checks (0 when there is none).
   int64_t certificateExpiry() const { return cert_not_after_; }
 

@@ -5,7 +5,8 @@
 #                server's CPU, for remora (one worker) and HAProxy (nbthread 1), against the
 #                crypto bound from `openssl speed` on the same core. Also: remora-chain (the
 #                CA appended to certificate_chain, so OpenSSL builds no chain per handshake),
-#                remora-notickets (disable_stateless_session_resumption) and OpenSSL's own
+#                remora-stateless (disable_stateful_session_resumption: stateless
+#                tickets, the default before stateful resumption) and OpenSSL's own
 #                s_server (the library with next to no application around it); see README.
 #   latency    - keep-alive GET 1 KiB at a fixed rate through a client sidecar and a server
 #                sidecar (two remoras, one worker each): plaintext hop vs mTLS hop; added
@@ -279,7 +280,7 @@ if want handshakes; then
   BOUND1=$(awk -v x="$x" -v s="$sg" -v v="$vf" 'BEGIN { printf "%.0f", 1 / (2 / x + 1 / s + 1 / v) }')
 
   declare -A HPORT HPID HS
-  hpaths=(remora remora-chain remora-notickets haproxy s_server)
+  hpaths=(remora remora-chain remora-stateless haproxy s_server)
   for p in "${hpaths[@]}"; do HPORT[$p]=$(free_port); done
   hs_remora() {  # hs_remora NAME CHAIN [EXTRA_TLS_LINE]
     local l
@@ -291,7 +292,7 @@ if want handshakes; then
   }
   hs_remora remora "$cert/server.pem"
   hs_remora remora-chain "$cert/server-chain.pem"
-  hs_remora remora-notickets "$cert/server.pem" "disable_stateless_session_resumption: true"
+  hs_remora remora-stateless "$cert/server.pem" "disable_stateful_session_resumption: true"
   start_haproxy hs-haproxy "${HPORT[haproxy]}" tls
   HPID[haproxy]=$STARTED
   # OpenSSL's own server: what the library costs with next to no application around it.

@@ -405,6 +405,7 @@ absl::StatusOr<config::DownstreamTlsConfig> translateDownstreamTls(
   out.require_client_certificate =
       d.has_require_client_certificate() && d.require_client_certificate().value();
   out.disable_stateless_session_resumption = d.disable_stateless_session_resumption();
+  out.disable_stateful_session_resumption = d.disable_stateful_session_resumption();
   bool trust = (out.common.validation && !out.common.validation->trusted_ca_pem.empty()) ||
                !out.common.validation_sds.empty();
   if (out.require_client_certificate && !trust) {

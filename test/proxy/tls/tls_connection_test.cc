@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "proxy/common/strings.h"
 #include "proxy/event/event_loop.h"
 #include "proxy/net/connection.h"
 #include "proxy/tls/context.h"
@@ -27,22 +28,26 @@ config::StringMatch exact(std::string v) {
   return m;
 }
 
-std::shared_ptr<TlsContext> serverContext(const TestCert& ca, const TestCert& leaf,
-                                          bool require_client = true,
-                                          std::vector<config::SanMatch> sans = {}) {
+std::shared_ptr<TlsContext> serverContext(
+    const TestCert& ca, const TestCert& leaf, bool require_client = true,
+    std::vector<config::SanMatch> sans = {},
+    const std::function<void(config::DownstreamTlsConfig&)>& change = nullptr) {
   config::DownstreamTlsConfig c;
   c.common.certificate = config::TlsCertificate{leaf.cert_pem, leaf.key_pem};
   c.common.validation = config::ValidationContext{ca.cert_pem, std::move(sans)};
   c.common.alpn = {"h2", "http/1.1"};
   c.require_client_certificate = require_client;
+  if (change) change(c);
   auto ctx = TlsContext::createServer(c);
   REQUIRE(ctx.ok());
   return *ctx;
 }
 
 std::shared_ptr<TlsContext> clientContext(const TestCert& ca, const TestCert* leaf,
-                                          std::string expect_san) {
+                                          std::string expect_san,
+                                          config::TlsVersion max = config::TlsVersion::V1_3) {
   config::UpstreamTlsConfig c;
+  c.common.max_version = max;
   if (leaf != nullptr) c.common.certificate = config::TlsCertificate{leaf->cert_pem, leaf->key_pem};
   config::ValidationContext v;
   v.trusted_ca_pem = ca.cert_pem;
@@ -295,6 +300,43 @@ TEST_CASE("a second connection resumes the first one's session", "[tls]") {
   CHECK(second.info->session_reused);
   CHECK(second.received == "two");
   CHECK(h.server_info->peer_uri_sans == std::vector<std::string>{kClientId});
+}
+
+TEST_CASE(
+    "resumption: stateful by default (a bounded server cache, no ticket encoding), stateless "
+    "tickets with the cache disabled, none with both disabled - over TLS 1.3 and 1.2",
+    "[tls]") {
+  bool no_stateless = GENERATE(false, true);
+  bool no_stateful = GENERATE(false, true);
+  auto version = GENERATE(config::TlsVersion::V1_3, config::TlsVersion::V1_2);
+  INFO("disable_stateless " << no_stateless << " disable_stateful " << no_stateful << " TLS1."
+                            << (version == config::TlsVersion::V1_3 ? 3 : 2));
+  Pki pki;
+  Harness h;
+  auto server = serverContext(pki.ca, pki.server, true, {}, [&](config::DownstreamTlsConfig& c) {
+    c.disable_stateless_session_resumption = no_stateless;
+    c.disable_stateful_session_resumption = no_stateful;
+  });
+  h.server_ctx = server;
+  auto ctx = clientContext(pki.ca, &pki.client, kServerId, version);
+  for (int i = 0; i < 3; ++i) {
+    Client c;
+    c.payload = cat("payload ", i);
+    connectClient(h, c, ctx);
+    h.runUntil([&] { return c.closed; });
+    REQUIRE(c.info != nullptr);
+    CHECK(c.received == c.payload);
+    bool want = i > 0 && !(no_stateless && no_stateful);
+    CHECK(c.info->session_reused == want);
+    // The resumed session still names the client.
+    CHECK(h.server_info->peer_uri_sans == std::vector<std::string>{kClientId});
+  }
+  if (!no_stateful) {
+    CHECK(server->cachedSessions() >= 1);
+    CHECK(server->cachedSessions() <= 3);
+  } else {
+    CHECK(server->cachedSessions() == 0);
+  }
 }
 
 }  // namespace

@@ -193,6 +193,7 @@ TEST_CASE("TLS: a downstream context requiring client certificates", "[xds][tls]
   const Pki& p = pki();
   auto r = downstream(cat(R"(  require_client_certificate: true
   disable_stateless_session_resumption: true
+  disable_stateful_session_resumption: true
   common_tls_context:
     alpn_protocols: [h2]
     tls_certificates: [)",
@@ -203,6 +204,7 @@ TEST_CASE("TLS: a downstream context requiring client certificates", "[xds][tls]
   REQUIRE(r.ok());
   CHECK(r->require_client_certificate);
   CHECK(r->disable_stateless_session_resumption);
+  CHECK(r->disable_stateful_session_resumption);
   REQUIRE(r->common.certificate);
   CHECK(r->common.certificate->cert_chain_pem == p.leaf.cert_pem);
   CHECK(r->common.validation->trusted_ca_pem == p.ca.cert_pem);
