@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 
 tools/setup.sh
+python3 tools/lint/test_names.py
 
 build=${REMORA_BUILD_DIR:-$root/build}
 export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}

@@ -583,7 +583,7 @@ TEST_CASE(
   CHECK((*ca)->roots().size() == 3);
 }
 
-TEST_CASE("activate-root: a staged root signs at once; refusals say what to do", "[ca][rotation]") {
+TEST_CASE("activate-root: a staged root signs at once - refusals say what to do", "[ca][rotation]") {
   TempDir tmp;
   std::string dir = tmp.file("ca");
   auto t0 = wholeSeconds(std::chrono::system_clock::now());
@@ -623,7 +623,7 @@ TEST_CASE("activate-root: a staged root signs at once; refusals say what to do",
 
 TEST_CASE(
     "two-step rotation: an activation interrupted half-way loads and is finished by the next "
-    "command; broken staged files are refused by name",
+    "command - broken staged files are refused by name",
     "[ca][rotation]") {
   TempDir tmp;
   std::string dir = tmp.file("ca");

@@ -486,7 +486,7 @@ TEST_CASE(
 
 TEST_CASE(
     "mtls: across a two-step root rotation, a sidecar that got its certificate while the new "
-    "root was staged talks to a peer with a new-root certificate without renewing; one whose "
+    "root was staged talks to a peer with a new-root certificate without renewing - one whose "
     "bundle predates the staging cannot",
     "[mtls][rotation]") {
   TempDir tmp;
