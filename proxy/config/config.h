@@ -154,6 +154,11 @@ struct ClusterConfig {
   // Bind upstream connections to this source IP (Envoy's upstream_bind_config).
   std::optional<net::Address> source_address;
   Duration connect_timeout{std::chrono::seconds(5)};  // Envoy's default
+  // HttpProtocolOptions.common_http_protocol_options: a pooled upstream connection unused this
+  // long is closed (Envoy's default 1 h; 0: never), and one that carried this many requests
+  // takes no more (0: no limit).
+  Duration upstream_idle_timeout{std::chrono::hours(1)};
+  uint32_t max_requests_per_connection = 0;
   uint32_t per_connection_buffer_limit_bytes = 1024 * 1024;
   // The HTTP protocol to upstream hosts (Envoy's HttpProtocolOptions / http2_protocol_options).
   enum class Protocol { Http1, Http2, UseDownstream };

@@ -16,44 +16,46 @@
 
 namespace remora::upstream {
 
-#define REMORA_CLUSTER_STATS(COUNTER, GAUGE)                                                   \
-  COUNTER(upstream_cx_total, "Upstream connections started")                                   \
-  GAUGE(upstream_cx_active, "Upstream connections open")                                       \
-  COUNTER(upstream_cx_connect_fail, "Upstream connection failures (refused, reset, timeout)")  \
-  COUNTER(upstream_cx_connect_timeout, "Upstream connection attempts that timed out")          \
-  COUNTER(upstream_cx_connect_attempts_exceeded,                                               \
-          "Connections given up after max_connect_attempts")                                   \
-  COUNTER(upstream_cx_destroy_local, "Upstream connections closed by the proxy")               \
-  COUNTER(upstream_cx_destroy_remote, "Upstream connections closed by the upstream")           \
-  COUNTER(upstream_cx_rx_bytes_total, "Bytes received from upstream hosts")                    \
-  COUNTER(upstream_cx_tx_bytes_total, "Bytes sent to upstream hosts")                          \
-  COUNTER(upstream_cx_none_healthy, "Connections not attempted: no host to connect to")        \
-  COUNTER(upstream_flow_control_paused_reading_total, "Upstream reads paused by backpressure") \
-  COUNTER(upstream_flow_control_resumed_reading_total, "Upstream reads resumed")               \
-  COUNTER(upstream_rq_total, "Requests sent upstream")                                         \
-  COUNTER(upstream_rq_timeout, "Requests that hit the route timeout")                          \
-  COUNTER(upstream_rq_per_try_timeout, "Attempts that hit the per-try timeout")                \
-  COUNTER(upstream_cx_overflow, "Connections not opened: max_connections reached")             \
-  COUNTER(upstream_rq_pending_overflow,                                                        \
-          "Requests failed at once (503 UO): max_pending_requests or max_requests reached")    \
-  COUNTER(upstream_rq_pending_total, "Requests that waited for a connection")                  \
-  GAUGE(upstream_rq_pending_active, "Requests waiting for a connection")                       \
-  GAUGE(upstream_rq_active, "Requests in flight upstream")                                     \
-  COUNTER(upstream_rq_retry, "Retries")                                                        \
-  COUNTER(upstream_rq_retry_success, "Retries that succeeded")                                 \
-  COUNTER(upstream_rq_retry_overflow, "Retries not done: max_retries or the retry budget")     \
-  COUNTER(upstream_rq_retry_limit_exceeded, "Requests that needed more retries than allowed")  \
-  COUNTER(upstream_rq_retry_backoff_exponential, "Retries after an exponential back-off")      \
-  COUNTER(upstream_rq_rx_reset, "Requests the upstream reset")                                 \
-  COUNTER(upstream_rq_tx_reset, "Requests the proxy reset")                                    \
-  COUNTER(upstream_rq_completed, "Upstream responses completed")                               \
-  COUNTER(upstream_rq_1xx, "Upstream responses 1xx")                                           \
-  COUNTER(upstream_rq_2xx, "Upstream responses 2xx")                                           \
-  COUNTER(upstream_rq_3xx, "Upstream responses 3xx")                                           \
-  COUNTER(upstream_rq_4xx, "Upstream responses 4xx")                                           \
-  COUNTER(upstream_rq_5xx, "Upstream responses 5xx")                                           \
-  GAUGE(membership_total, "Endpoints in the cluster")                                          \
-  GAUGE(membership_healthy, "Endpoints healthy (not failed or ejected)")                       \
+#define REMORA_CLUSTER_STATS(COUNTER, GAUGE)                                                      \
+  COUNTER(upstream_cx_total, "Upstream connections started")                                      \
+  GAUGE(upstream_cx_active, "Upstream connections open")                                          \
+  COUNTER(upstream_cx_connect_fail, "Upstream connection failures (refused, reset, timeout)")     \
+  COUNTER(upstream_cx_connect_timeout, "Upstream connection attempts that timed out")             \
+  COUNTER(upstream_cx_connect_attempts_exceeded,                                                  \
+          "Connections given up after max_connect_attempts")                                      \
+  COUNTER(upstream_cx_destroy_local, "Upstream connections closed by the proxy")                  \
+  COUNTER(upstream_cx_destroy_remote, "Upstream connections closed by the upstream")              \
+  COUNTER(upstream_cx_idle_timeout, "Upstream connections closed after idle_timeout unused")      \
+  COUNTER(upstream_cx_max_requests, "Upstream connections closed at max_requests_per_connection") \
+  COUNTER(upstream_cx_rx_bytes_total, "Bytes received from upstream hosts")                       \
+  COUNTER(upstream_cx_tx_bytes_total, "Bytes sent to upstream hosts")                             \
+  COUNTER(upstream_cx_none_healthy, "Connections not attempted: no host to connect to")           \
+  COUNTER(upstream_flow_control_paused_reading_total, "Upstream reads paused by backpressure")    \
+  COUNTER(upstream_flow_control_resumed_reading_total, "Upstream reads resumed")                  \
+  COUNTER(upstream_rq_total, "Requests sent upstream")                                            \
+  COUNTER(upstream_rq_timeout, "Requests that hit the route timeout")                             \
+  COUNTER(upstream_rq_per_try_timeout, "Attempts that hit the per-try timeout")                   \
+  COUNTER(upstream_cx_overflow, "Connections not opened: max_connections reached")                \
+  COUNTER(upstream_rq_pending_overflow,                                                           \
+          "Requests failed at once (503 UO): max_pending_requests or max_requests reached")       \
+  COUNTER(upstream_rq_pending_total, "Requests that waited for a connection")                     \
+  GAUGE(upstream_rq_pending_active, "Requests waiting for a connection")                          \
+  GAUGE(upstream_rq_active, "Requests in flight upstream")                                        \
+  COUNTER(upstream_rq_retry, "Retries")                                                           \
+  COUNTER(upstream_rq_retry_success, "Retries that succeeded")                                    \
+  COUNTER(upstream_rq_retry_overflow, "Retries not done: max_retries or the retry budget")        \
+  COUNTER(upstream_rq_retry_limit_exceeded, "Requests that needed more retries than allowed")     \
+  COUNTER(upstream_rq_retry_backoff_exponential, "Retries after an exponential back-off")         \
+  COUNTER(upstream_rq_rx_reset, "Requests the upstream reset")                                    \
+  COUNTER(upstream_rq_tx_reset, "Requests the proxy reset")                                       \
+  COUNTER(upstream_rq_completed, "Upstream responses completed")                                  \
+  COUNTER(upstream_rq_1xx, "Upstream responses 1xx")                                              \
+  COUNTER(upstream_rq_2xx, "Upstream responses 2xx")                                              \
+  COUNTER(upstream_rq_3xx, "Upstream responses 3xx")                                              \
+  COUNTER(upstream_rq_4xx, "Upstream responses 4xx")                                              \
+  COUNTER(upstream_rq_5xx, "Upstream responses 5xx")                                              \
+  GAUGE(membership_total, "Endpoints in the cluster")                                             \
+  GAUGE(membership_healthy, "Endpoints healthy (not failed or ejected)")                          \
   GAUGE(membership_degraded, "Endpoints degraded")
 
 REMORA_STATS_STRUCT(ClusterStats, REMORA_CLUSTER_STATS);

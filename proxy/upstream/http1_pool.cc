@@ -12,7 +12,8 @@ Http1Client::Http1Client(Http1Pool& pool, net::Connection* conn, net::Address ho
     : pool_(pool),
       conn_(conn),
       host_(std::move(host)),
-      parser_(http::Http1Parser::Mode::Response, http::Http1Limits{}, *this) {
+      parser_(http::Http1Parser::Mode::Response, http::Http1Limits{}, *this),
+      idle_timeout_(pool.loop().timeouts(), [this] { pool_.onIdleTimeout(this); }) {
   conn_->setCallbacks(this);
   uv_timer_init(pool_.loop().uv(), &connect_timer_);
   connect_timer_.data = this;
@@ -25,6 +26,7 @@ Http1Client::~Http1Client() {
 void Http1Client::startRequest(const http::RequestHeaders& headers, http::BodyFraming framing,
                                bool head, UpstreamStreamCallbacks* callbacks) {
   stream_ = callbacks;
+  ++requests_;
   framing_ = framing;
   request_done_ = framing == http::BodyFraming::None;  // a request without a body is whole
   response_started_ = false;
@@ -75,11 +77,12 @@ void Http1Client::readDisable(bool disable) {
   }
 }
 
-void Http1Client::close() {
+void Http1Client::close(net::Connection::CloseMode mode) {
   if (closing_) return;
   closing_ = true;
   uv_timer_stop(&connect_timer_);
-  conn_->close(net::Connection::CloseMode::Abort);
+  idle_timeout_.disable();
+  conn_->close(mode);
 }
 
 void Http1Client::streamBroken(std::string_view detail) {
@@ -231,6 +234,7 @@ uint64_t Http1Pool::newStream(Callbacks& callbacks) {
   // The most recently used idle connection (as Envoy and NGINX pick): its state is warm in
   // the caches, and the least used ones are left to time out.
   if (Http1Client* c = idle_.popBack(); c != nullptr) {
+    c->idle_timeout_.disable();
     callbacks.onPoolReady(*c);
     return 0;
   }
@@ -328,6 +332,13 @@ void Http1Pool::onConnectFailed(Http1Client* client, std::string_view detail) {
 }
 
 void Http1Pool::release(Http1Client* client) {
+  uint32_t max = cluster_->config().max_requests_per_connection;
+  if (max != 0 && client->requests_ >= max) {
+    stats().upstream_cx_max_requests.inc();
+    client->close(net::Connection::CloseMode::Flush);  // a waiting request gets a new connection
+                                                       // once this one has closed
+    return;
+  }
   if (!pending_.empty()) {  // served even while draining: nobody else will serve it
     Pending p = pending_.front();
     pending_.pop_front();
@@ -340,6 +351,14 @@ void Http1Pool::release(Http1Client* client) {
     return;
   }
   idle_.pushBack(client);
+  auto idle = cluster_->config().upstream_idle_timeout;
+  if (idle.count() > 0) client->idle_timeout_.enable(static_cast<uint64_t>(idle.count()));
+}
+
+void Http1Pool::onIdleTimeout(Http1Client* client) {
+  idle_.remove(client);
+  stats().upstream_cx_idle_timeout.inc();
+  client->close(net::Connection::CloseMode::Flush);
 }
 
 void Http1Pool::onClientClosed(Http1Client* client) {

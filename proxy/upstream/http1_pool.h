@@ -60,7 +60,8 @@ class Http1Client : public UpstreamRequest,
  private:
   friend class Http1Pool;
   void streamBroken(std::string_view detail);
-  void close();
+  // Abort (RST) for a broken or abandoned exchange; Flush (FIN) for a clean idle connection.
+  void close(net::Connection::CloseMode mode = net::Connection::CloseMode::Abort);
 
   Http1Pool& pool_;
   net::Connection* conn_;
@@ -76,6 +77,8 @@ class Http1Client : public UpstreamRequest,
   bool closing_ = false;
   bool remote_closed_ = false;
   ListHook<Http1Client> idle_hook_;  // in the pool's idle list
+  event::Timeout idle_timeout_;      // armed while idle
+  uint32_t requests_ = 0;            // started on this connection
   uv_timer_t connect_timer_;
   bool connecting_ = false;
 };
@@ -115,6 +118,7 @@ class Http1Pool : public ConnPool {
   void onConnected(Http1Client* client);
   void onConnectFailed(Http1Client* client, std::string_view detail);
   void release(Http1Client* client);  // response done with keep-alive: back to idle
+  void onIdleTimeout(Http1Client* client);
   void onClientClosed(Http1Client* client);
   void maybeOpen();
   bool openConnection();  // false: failed at once (a waiting request was told)

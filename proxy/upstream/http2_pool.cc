@@ -34,7 +34,14 @@ class H2Connection : public net::Connection::Callbacks {
   nghttp2_session* session() { return session_; }
   Http2Pool& pool() { return pool_; }
   bool connected() const { return connected_; }
-  bool usable() const { return !goaway_ && !closing_; }
+  bool usable() const { return !goaway_ && !closing_ && !exhausted(); }
+  // It carried max_requests_per_connection streams: no more.
+  bool exhausted() const {
+    uint32_t max = pool_.cluster().config().max_requests_per_connection;
+    return max != 0 && started_ >= max;
+  }
+  // Arms the idle timeout when nothing is in flight (the cluster's upstream idle_timeout).
+  void armIdle();
   size_t active() const { return active_; }
   size_t capacity() const;
   H2Stream* newStream();
@@ -71,12 +78,16 @@ class H2Connection : public net::Connection::Callbacks {
   nghttp2_session* session_ = nullptr;
   std::list<std::unique_ptr<H2Stream>> streams_;
   size_t active_ = 0;
+  uint32_t started_ = 0;  // streams ever started here
   bool connected_ = false;
   bool goaway_ = false;
   bool closing_ = false;
   bool remote_closed_ = false;
   event::Timer connect_timer_;
   event::Timer reap_timer_;
+  event::Timer idle_timer_;
+  // Ends the connection cleanly: GOAWAY (no error), then FIN once it is written.
+  void shutdownGracefully();
 };
 
 class H2Stream : public UpstreamRequest {
@@ -315,7 +326,12 @@ H2Connection::H2Connection(Http2Pool& pool, net::Connection* conn, net::Address 
                        close(net::Connection::CloseMode::Abort);
                        pool_.onConnectFailed(this, "connection failure (connect timeout)");
                      }),
-      reap_timer_(pool.loop().uv(), [this] { reap(); }) {
+      reap_timer_(pool.loop().uv(), [this] { reap(); }),
+      idle_timer_(pool.loop().uv(), [this] {
+        if (active_ != 0 || closing_) return;
+        pool_.stats().upstream_cx_idle_timeout.inc();
+        shutdownGracefully();
+      }) {
   conn_->setCallbacks(this);
   nghttp2_session_callbacks* cb;
   nghttp2_session_callbacks_new(&cb);
@@ -351,13 +367,33 @@ size_t H2Connection::capacity() const {
   uint32_t peer =
       nghttp2_session_get_remote_settings(session_, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
   size_t limit = std::min<size_t>(peer, pool_.cluster().config().h2_max_concurrent_streams);
-  return active_ >= limit ? 0 : limit - active_;
+  size_t room = active_ >= limit ? 0 : limit - active_;
+  uint32_t max = pool_.cluster().config().max_requests_per_connection;
+  if (max != 0) room = std::min<size_t>(room, started_ >= max ? 0 : max - started_);
+  return room;
 }
 
 H2Stream* H2Connection::newStream() {
   streams_.push_back(std::make_unique<H2Stream>(*this));
   ++active_;
+  ++started_;
+  idle_timer_.disable();
+  if (exhausted()) pool_.stats().upstream_cx_max_requests.inc();
   return streams_.back().get();
+}
+
+void H2Connection::armIdle() {
+  auto idle = pool_.cluster().config().upstream_idle_timeout;
+  if (active_ == 0 && !closing_ && idle.count() > 0) {
+    idle_timer_.enable(static_cast<uint64_t>(idle.count()));
+  }
+}
+
+void H2Connection::shutdownGracefully() {
+  if (closing_) return;
+  nghttp2_session_terminate_session(session_, NGHTTP2_NO_ERROR);
+  flush();
+  close(net::Connection::CloseMode::Flush);
 }
 
 H2Stream* H2Connection::stream(int32_t id) {
@@ -384,6 +420,7 @@ void H2Connection::close(net::Connection::CloseMode mode) {
   if (closing_) return;
   closing_ = true;
   connect_timer_.disable();
+  idle_timer_.disable();
   conn_->close(mode);
 }
 
@@ -394,7 +431,12 @@ void H2Connection::streamEnded(H2Stream*) {
     close(net::Connection::CloseMode::Flush);
     return;
   }
+  if (exhausted() && active_ == 0) {
+    shutdownGracefully();
+    return;
+  }
   pool_.onCapacity(this);
+  armIdle();
 }
 
 void H2Connection::reap() {
@@ -563,7 +605,11 @@ uint64_t Http2Pool::newStream(Callbacks& callbacks) {
     if (!c->connected() && c->usable()) {
       size_t waiting = 0;
       for (const auto& p : pending_) waiting += p.conn == c.get() ? 1 : 0;
-      if (waiting < cluster_->config().h2_max_concurrent_streams) opening = c.get();
+      size_t room = cluster_->config().h2_max_concurrent_streams;
+      if (uint32_t max = cluster_->config().max_requests_per_connection; max != 0) {
+        room = std::min<size_t>(room, max);
+      }
+      if (waiting < room) opening = c.get();
     }
   }
   if (opening == nullptr && !conns_.empty() && !cluster_->canOpenConnection(high_)) {
@@ -631,7 +677,10 @@ void Http2Pool::serve(H2Connection* conn) {
   }
 }
 
-void Http2Pool::onConnected(H2Connection* conn) { serve(conn); }
+void Http2Pool::onConnected(H2Connection* conn) {
+  serve(conn);
+  conn->armIdle();  // nothing waited for it after all
+}
 
 void Http2Pool::onCapacity(H2Connection* conn) {
   if (conn->connected()) serve(conn);
@@ -673,6 +722,9 @@ void Http2Pool::onClosed(H2Connection* conn) {
   std::string error;
   H2Connection* fresh = openConnection(&error);
   size_t room = cluster_->config().h2_max_concurrent_streams;
+  if (uint32_t max = cluster_->config().max_requests_per_connection; max != 0) {
+    room = std::min<size_t>(room, max);
+  }
   std::vector<Callbacks*> failed;
   for (auto it = pending_.begin(); it != pending_.end() && room > 0;) {
     if (it->conn != nullptr) {

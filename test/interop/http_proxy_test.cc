@@ -661,5 +661,82 @@ TEST_CASE(
   CHECK(f.proxy->stat("cluster.backend.upstream_flow_control_resumed_reading_total") >= 1);
 }
 
+// A cluster named `up` with the upstream protocol and HttpProtocolOptions'
+// common_http_protocol_options: idle_timeout and max_requests_per_connection.
+std::string poolLimitsBootstrap(uint16_t listen_port, uint16_t upstream_port, bool h2) {
+  return cat(R"(admin: {address: {socket_address: {address: 127.0.0.1, port_value: 0}}}
+static_resources:
+  listeners:
+  - name: in
+    address: {socket_address: {address: 127.0.0.1, port_value: )",
+             listen_port, R"(}}
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          '@type': type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: in
+          route_config:
+            virtual_hosts: [{name: all, domains: ['*'], routes: [{match: {prefix: /}, route: {cluster: up}}]}]
+          http_filters: [{name: envoy.filters.http.router, typed_config: {'@type': type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}}]
+  clusters:
+  - name: up
+    type: STATIC
+    connect_timeout: 1s
+    typed_extension_protocol_options:
+      envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
+        '@type': type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
+        common_http_protocol_options: {idle_timeout: 2s, max_requests_per_connection: 3}
+        explicit_http_config: )",
+             h2 ? "{http2_protocol_options: {}}" : "{http_protocol_options: {}}", R"(
+    load_assignment: {cluster_name: up, endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: )",
+             upstream_port, "}}}}]}]}\n");
+}
+
+TEST_CASE(
+    "http: upstream connections close after max_requests_per_connection and after idle_timeout "
+    "unused (HTTP/1.1 and HTTP/2 pools)",
+    "[http][http2]") {
+  bool h2 = GENERATE(false, true);
+  INFO((h2 ? "HTTP/2 upstream" : "HTTP/1.1 upstream"));
+  std::string docroot = Binaries::get().dir + "/" + cat("pool-docroot-", getpid());
+  fs::create_directories(docroot);
+  std::ofstream(docroot + "/peer") << "from nghttpd";
+  std::unique_ptr<Upstream> h1_up;
+  std::unique_ptr<H2Upstream> h2_up;
+  uint16_t up_port;
+  if (h2) {
+    h2_up = std::make_unique<H2Upstream>(H2Upstream::files(docroot));
+    up_port = h2_up->port();
+  } else {
+    h1_up = std::make_unique<Upstream>();
+    up_port = h1_up->port();
+  }
+  uint16_t port = freePort();
+  ProxyUnderTest proxy(poolLimitsBootstrap(port, up_port, h2));
+  REQUIRE(testing::waitFor([&] { return proxy.ready(); }));
+  std::string url = cat("http://127.0.0.1:", port, "/peer");
+  auto get = [&] {
+    auto r = curl({url});
+    REQUIRE(r.rc == 0);
+  };
+  // Three requests share a connection; it then takes no more and closes.
+  for (int i = 0; i < 3; ++i) get();
+  CHECK(proxy.stat("cluster.up.upstream_cx_total") == 1);
+  CHECK(testing::waitFor([&] { return proxy.stat("cluster.up.upstream_cx_max_requests") == 1; }));
+  CHECK(testing::waitFor([&] { return proxy.stat("cluster.up.upstream_cx_active") == 0; }));
+  get();
+  CHECK(proxy.stat("cluster.up.upstream_cx_total") == 2);
+  // Unused for idle_timeout: closed, and the next request opens another.
+  CHECK(testing::waitFor([&] { return proxy.stat("cluster.up.upstream_cx_idle_timeout") == 1; },
+                         10000));
+  CHECK(testing::waitFor([&] { return proxy.stat("cluster.up.upstream_cx_active") == 0; }));
+  CHECK(proxy.stat("cluster.up.upstream_cx_destroy_local") >= 1);
+  get();
+  CHECK(proxy.stat("cluster.up.upstream_cx_total") == 3);
+  CHECK(proxy.stat("cluster.up.upstream_cx_max_requests") == 1);
+  CHECK(proxy.stat("http.in.downstream_rq_2xx") == 5);
+}
+
 }  // namespace
 }  // namespace remora::integration

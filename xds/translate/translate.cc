@@ -1304,10 +1304,31 @@ absl::Status translateUpstreamProtocol(const Cluster& c, const std::string& path
     if (key != kKey) return error(kpath, "not supported by remora");
     envoy::extensions::upstreams::http::v3::HttpProtocolOptions o;
     if (!any.UnpackTo(&o)) return error(kpath, "cannot decode HttpProtocolOptions");
-    if (auto s = checkFields(o, kpath, {"explicit_http_config", "use_downstream_protocol_config"},
+    if (auto s = checkFields(o, kpath,
+                             {"explicit_http_config", "use_downstream_protocol_config",
+                              "common_http_protocol_options"},
                              {}, notes);
         !s.ok()) {
       return s;
+    }
+    if (o.has_common_http_protocol_options()) {
+      const auto& co = o.common_http_protocol_options();
+      std::string cpath = fieldPath(kpath, "common_http_protocol_options");
+      // max_connection_duration, max_headers_count, max_stream_duration, ... are not
+      // implemented for upstream connections: refused by name.
+      if (auto s =
+              checkFields(co, cpath, {"idle_timeout", "max_requests_per_connection"}, {}, notes);
+          !s.ok()) {
+        return s;
+      }
+      if (co.has_idle_timeout()) {
+        auto d = duration(co.idle_timeout(), fieldPath(cpath, "idle_timeout"));
+        if (!d.ok()) return d.status();
+        out->upstream_idle_timeout = *d;
+      }
+      if (co.has_max_requests_per_connection()) {
+        out->max_requests_per_connection = co.max_requests_per_connection().value();
+      }
     }
     if (o.has_explicit_http_config()) {
       const auto& e = o.explicit_http_config();

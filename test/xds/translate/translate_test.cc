@@ -265,22 +265,40 @@ typed_extension_protocol_options:
   CHECK(h2->protocol == config::ClusterConfig::Protocol::Http2);
   CHECK(h2->h2_max_concurrent_streams == 50);
 
-  // What remora does not implement is still refused, naming the field.
+  // Upstream connection limits: idle_timeout (Envoy's 1 h by default) and
+  // max_requests_per_connection.
+  CHECK(h2->upstream_idle_timeout == std::chrono::hours(1));
+  CHECK(h2->max_requests_per_connection == 0);
   auto idle = translateCluster(parse<Cluster>(R"(
 name: idle
 type: STATIC
 typed_extension_protocol_options:
   envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
     '@type': type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
-    common_http_protocol_options: {idle_timeout: 30s}
+    common_http_protocol_options: {idle_timeout: 30s, max_requests_per_connection: 7}
     explicit_http_config: {http_protocol_options: {}}
 )"),
                                nullptr);
-  REQUIRE_FALSE(idle.ok());
-  CHECK(errorOf(idle.status())
+  INFO(idle.status().ToString());
+  REQUIRE(idle.ok());
+  CHECK(idle->upstream_idle_timeout == std::chrono::seconds(30));
+  CHECK(idle->max_requests_per_connection == 7);
+  // What remora does not implement is still refused, naming the field.
+  auto duration = translateCluster(parse<Cluster>(R"(
+name: duration
+type: STATIC
+typed_extension_protocol_options:
+  envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
+    '@type': type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
+    common_http_protocol_options: {idle_timeout: 30s, max_connection_duration: 60s}
+    explicit_http_config: {http_protocol_options: {}}
+)"),
+                                   nullptr);
+  REQUIRE_FALSE(duration.ok());
+  CHECK(errorOf(duration.status())
             .find("typed_extension_protocol_options['envoy.extensions.upstreams."
-                  "http.v3.HttpProtocolOptions'].common_http_protocol_options") !=
-        std::string::npos);
+                  "http.v3.HttpProtocolOptions'].common_http_protocol_options."
+                  "max_connection_duration: not supported") != std::string::npos);
   auto alpn = translateCluster(parse<Cluster>(R"(
 name: alpn
 type: STATIC
