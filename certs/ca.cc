@@ -79,13 +79,31 @@ absl::Status addExtension(X509* cert, X509V3_CTX* ctx, int nid, const char* valu
   return absl::OkStatus();
 }
 
-absl::Status addUriSan(X509* cert, const std::string& uri) {
+// The SPIFFE ID as a URI SAN, then server names (DNS names and IP addresses, for a server
+// certificate; already checked).
+absl::Status addSans(X509* cert, const std::string& uri, const ServerNames& server) {
   GENERAL_NAMES* names = GENERAL_NAMES_new();
-  GENERAL_NAME* name = GENERAL_NAME_new();
-  ASN1_IA5STRING* s = ASN1_IA5STRING_new();
-  ASN1_STRING_set(s, uri.data(), static_cast<int>(uri.size()));
-  GENERAL_NAME_set0_value(name, GEN_URI, s);
-  sk_GENERAL_NAME_push(names, name);
+  auto push = [&](int type, ASN1_STRING* value) {
+    GENERAL_NAME* name = GENERAL_NAME_new();
+    GENERAL_NAME_set0_value(name, type, value);
+    sk_GENERAL_NAME_push(names, name);
+  };
+  auto ia5 = [](const std::string& text) {
+    ASN1_IA5STRING* s = ASN1_IA5STRING_new();
+    ASN1_STRING_set(s, text.data(), static_cast<int>(text.size()));
+    return s;
+  };
+  push(GEN_URI, ia5(uri));
+  for (const auto& d : server.dns) push(GEN_DNS, ia5(d));
+  for (const auto& ip : server.ips) {
+    ASN1_OCTET_STRING* octets = a2i_IPADDRESS(ip.c_str());
+    if (octets == nullptr) {
+      GENERAL_NAMES_free(names);
+      ERR_clear_error();
+      return absl::InvalidArgumentError(cat("'", printable(ip), "' is not an IP address"));
+    }
+    push(GEN_IPADD, octets);
+  }
   // Critical: the subject is empty, so the SAN is the certificate's only name (RFC 5280 4.2.1.6).
   X509_EXTENSION* ext = X509V3_EXT_i2d(NID_subject_alt_name, 1, names);
   GENERAL_NAMES_free(names);
@@ -93,6 +111,27 @@ absl::Status addUriSan(X509* cert, const std::string& uri) {
   X509_add_ext(cert, ext, -1);
   X509_EXTENSION_free(ext);
   return absl::OkStatus();
+}
+
+// A DNS name a certificate may carry: labels of letters, digits and '-', dot-separated, with an
+// optional leading "*." wildcard.
+bool isDnsName(std::string_view name) {
+  if (name.starts_with("*.")) name.remove_prefix(2);
+  if (name.empty() || name.size() > 253) return false;
+  size_t label = 0;
+  for (size_t i = 0; i <= name.size(); ++i) {
+    if (i == name.size() || name[i] == '.') {
+      if (label == 0 || label > 63 || name[i - 1] == '-' || name[i - label] == '-') return false;
+      label = 0;
+      continue;
+    }
+    char c = name[i];
+    bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
+    if (!ok) return false;
+    ++label;
+  }
+  return true;
 }
 
 // A positive random 128-bit serial number (RFC 5280 allows up to 20 octets).
@@ -394,6 +433,19 @@ absl::StatusOr<IssuedCertificate> CertificateAuthority::sign(std::string_view cs
     }
   }
 
+  return issue(pub, identity, ServerNames{}, ttl, now);
+}
+
+absl::StatusOr<IssuedCertificate> CertificateAuthority::issue(EVP_PKEY* pub,
+                                                              const SpiffeId& identity,
+                                                              const ServerNames& server,
+                                                              std::chrono::seconds ttl,
+                                                              SystemTime now) const {
+  for (const auto& d : server.dns) {
+    if (!isDnsName(d))
+      return absl::InvalidArgumentError(cat("'", printable(d), "' is not a DNS name"));
+  }
+  const std::string uri = identity.uri();
   if (ttl.count() <= 0) ttl = options_.default_ttl;
   ttl = std::min(ttl, options_.max_ttl);
   SystemTime not_before = now - kClockSkewBackdate;
@@ -424,7 +476,7 @@ absl::StatusOr<IssuedCertificate> CertificateAuthority::sign(std::string_view cs
            {NID_authority_key_identifier, "keyid:always"}}) {
     if (auto s = addExtension(leaf.get(), &ctx, nid, value); !s.ok()) return s;
   }
-  if (auto s = addUriSan(leaf.get(), uri); !s.ok()) return s;
+  if (auto s = addSans(leaf.get(), uri, server); !s.ok()) return s;
   if (X509_sign(leaf.get(), key_.get(), EVP_sha256()) <= 0) {
     return absl::InternalError(cat("signing: ", opensslErrors()));
   }

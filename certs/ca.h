@@ -59,6 +59,13 @@ struct IssuedCertificate {
   SystemTime not_after;
 };
 
+// Names a server certificate carries besides its SPIFFE ID (remora-control's own certificate
+// for its gRPC port): DNS names (a leading "*." allowed) and IP addresses.
+struct ServerNames {
+  std::vector<std::string> dns;
+  std::vector<std::string> ips;
+};
+
 class CertificateAuthority {
  public:
   // `signer` signs with `key`. `others` are the rest of the chain and bundle in any order:
@@ -80,6 +87,13 @@ class CertificateAuthority {
   // the default; it is capped by the maximum and by the signer's (and its chain's) notAfter.
   absl::StatusOr<IssuedCertificate> sign(std::string_view csr_pem, const SpiffeId& identity,
                                          std::chrono::seconds ttl, SystemTime now) const;
+
+  // A certificate for `public_key` without a CSR (remora-control's serving certificate, whose
+  // key it made itself): the SPIFFE ID and `server` names as SANs; lifetime and chain as sign().
+  // InvalidArgument for a malformed DNS name or IP address.
+  absl::StatusOr<IssuedCertificate> issue(EVP_PKEY* public_key, const SpiffeId& identity,
+                                          const ServerNames& server, std::chrono::seconds ttl,
+                                          SystemTime now) const;
 
   const CaOptions& options() const { return options_; }
   const X509* signer() const { return signer_.get(); }

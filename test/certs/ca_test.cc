@@ -107,6 +107,45 @@ TEST_CASE("a workload certificate carries the proven SPIFFE ID and nothing else"
   CHECK(issued->serial_hex == serialHex(leaf.get()));
 }
 
+TEST_CASE(
+    "a server certificate (remora-control's own) carries its SPIFFE ID, DNS names and IP "
+    "addresses, which X509_check_host/_ip accept; malformed names are InvalidArgument",
+    "[ca]") {
+  TestCa t = makeCa();
+  auto now = std::chrono::system_clock::now();
+  auto key = generateKey(KeyType::EcdsaP256);
+  REQUIRE(key.ok());
+  ServerNames names{{"remora-control", "remora-control.mesh.svc", "*.example.com"},
+                    {"127.0.0.1", "::1"}};
+  auto issued = t.ca->issue(key->get(), kId, names, seconds(0), now);
+  REQUIRE(issued.ok());
+  X509Ptr leaf = leafOf(*issued);
+  CHECK(uriSans(leaf.get()) == std::vector<std::string>{kId.uri()});
+  CHECK(X509_check_private_key(leaf.get(), key->get()) == 1);
+  CHECK(X509_check_host(leaf.get(), "remora-control", 0, 0, nullptr) == 1);
+  CHECK(X509_check_host(leaf.get(), "remora-control.mesh.svc", 0, 0, nullptr) == 1);
+  CHECK(X509_check_host(leaf.get(), "a.example.com", 0, 0, nullptr) == 1);
+  CHECK(X509_check_host(leaf.get(), "other", 0, 0, nullptr) == 0);
+  CHECK(X509_check_ip_asc(leaf.get(), "127.0.0.1", 0) == 1);
+  CHECK(X509_check_ip_asc(leaf.get(), "::1", 0) == 1);
+  CHECK(X509_check_ip_asc(leaf.get(), "127.0.0.2", 0) == 0);
+  CHECK(critical(leaf.get(), NID_subject_alt_name));
+  CHECK(X509_get_extended_key_usage(leaf.get()) == (XKU_SSL_SERVER | XKU_SSL_CLIENT));
+  CHECK(verifyChain(leaf.get(), {}, t.ca->roots(), now).ok());
+  CHECK(secondsBetween(now, issued->not_after) == Approx(24 * 3600).margin(5));
+
+  for (const char* bad : {"", "-x", "a..b", "a b", "x\nEvil", "a.-b", "*"}) {
+    INFO(bad);
+    auto r = t.ca->issue(key->get(), kId, ServerNames{{bad}, {}}, seconds(0), now);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.status().code() == absl::StatusCode::kInvalidArgument);
+    CHECK(std::string(r.status().message()).find("is not a DNS name") != std::string::npos);
+  }
+  auto r = t.ca->issue(key->get(), kId, ServerNames{{}, {"300.1.1.1"}}, seconds(0), now);
+  REQUIRE_FALSE(r.ok());
+  CHECK(std::string(r.status().message()) == "'300.1.1.1' is not an IP address");
+}
+
 TEST_CASE("the CSR's other names and subject are ignored, and a CSR without SANs is fine", "[ca]") {
   TempDir tmp;
   TestCa t = makeCa();
