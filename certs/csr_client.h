@@ -12,14 +12,17 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/status/statusor.h"
+#include "certs/grpc_tls.h"
 #include "certs/proto/ca.grpc.pb.h"
 
 namespace remora::certs {
 
 class CsrClient {
  public:
-  // `address` is a gRPC target ("127.0.0.1:15012", "dns:///istiod:15012"); plaintext.
-  explicit CsrClient(const std::string& address);
+  // `address` is a gRPC target ("127.0.0.1:15012", "dns:///istiod:15012"); plaintext unless
+  // `tls` has roots. Credentials that cannot be made (an unreadable root file) fail every call
+  // with the reason; check them first with checkChannelTls() to fail at start-up.
+  explicit CsrClient(const std::string& address, ChannelTls tls = {});
   ~CsrClient();
 
   // Sends the CSR with "authorization: Bearer <token>" and returns the response's cert_chain.
@@ -34,6 +37,12 @@ class CsrClient {
   void cancel();
 
  private:
+  grpc::Status call(const istio::v1::auth::IstioCertificateRequest& req,
+                    istio::v1::auth::IstioCertificateResponse* resp, const std::string& token,
+                    std::chrono::milliseconds timeout, bool wait_for_ready);
+
+  ChannelTls tls_;
+  absl::Status setup_;  // why there is no channel
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<istio::v1::auth::IstioCertificateService::Stub> stub_;
   std::mutex mu_;

@@ -51,7 +51,7 @@ IdentityProvider::IdentityProvider(event::EventLoop& loop, IdentityOptions optio
       options_(std::move(options)),
       on_secret_(std::move(on_secret)),
       on_error_(std::move(on_error)),
-      client_(std::make_unique<CsrClient>(options_.ca_address)),
+      client_(std::make_unique<CsrClient>(options_.ca_address, options_.ca_tls)),
       alive_(std::make_shared<bool>(true)) {}
 
 IdentityProvider::~IdentityProvider() {

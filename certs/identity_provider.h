@@ -36,6 +36,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "certs/grpc_tls.h"
 #include "certs/spiffe.h"
 #include "proxy/event/event_loop.h"
 
@@ -56,6 +57,7 @@ struct WorkloadSecret {
 struct IdentityOptions {
   std::string ca_address;  // remora-control's gRPC address, e.g. "remora-control:15010"
   std::string token_file;  // a bearer JWT, read for each request
+  ChannelTls ca_tls;       // TLS to the CA (plaintext unless it has roots)
   SpiffeId id;             // what to ask for
   std::chrono::seconds requested_ttl{0};  // 0: the CA's default (24 h)
   std::chrono::milliseconds request_timeout{10000};

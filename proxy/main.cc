@@ -129,6 +129,14 @@ int main(int argc, char** argv) {
     id_options.token_file = options->identity_token_file;
     id_options.id = *id;
     id_options.requested_ttl = std::chrono::duration_cast<std::chrono::seconds>(options->cert_ttl);
+    id_options.ca_tls.root_certs_file = options->ca_root_cert;
+    id_options.ca_tls.server_name = options->ca_server_name;
+    if (auto st = certs::checkChannelTls(id_options.ca_tls);
+        id_options.ca_tls.enabled() && !st.ok()) {
+      REMORA_LOG(Error, "--ca-root-cert: %s", st.message());
+      return 1;
+    }
+    REMORA_LOG(Info, "identity: CA at %s, %s", options->ca_address, id_options.ca_tls.describe());
   }
   auto onIdentity = [&](const certs::WorkloadSecret& s) {
     config::SecretConfig cert;

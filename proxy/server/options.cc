@@ -97,6 +97,13 @@ application on the same port.
   --namespace NS             the workload's namespace (default "default")
   --service-account SA       the workload's service account (default "default")
   --cert-ttl DUR             certificate lifetime to ask for (default: the CA's)
+  --ca-root-cert FILE        speak TLS to the CA, verifying its certificate with these PEM roots
+                             (remora-control's --trust-bundle-out, Istio's root-cert.pem);
+                             re-read when it changes. Default: plaintext. The ADS stream's TLS
+                             is the bootstrap's (ssl_credentials or the xDS cluster's
+                             transport_socket)
+  --ca-server-name NAME      the name the CA's certificate must carry, also sent as SNI
+                             (default: the host in --ca-address)
   --mode validate            check --bootstrap FILE or --resources FILE (resources, one per
                              document with "@type", or DiscoveryResponses) and exit
   --version, --help
@@ -173,6 +180,12 @@ absl::StatusOr<Options> parseOptions(int argc, const char* const* argv) {
       o.pod_namespace = value;
     } else if (flag == "service-account") {
       o.service_account = value;
+    } else if (flag == "ca-root-cert") {
+      if (value.empty()) return flagError(flag, value, "a file name is required");
+      o.ca_root_cert = value;
+    } else if (flag == "ca-server-name") {
+      if (value.empty()) return flagError(flag, value, "a name is required");
+      o.ca_server_name = value;
     } else if (flag == "cert-ttl") {
       auto d = parseDuration(value);
       if (!d.ok()) return flagError(flag, value, sv(d.status().message()));
@@ -194,6 +207,12 @@ absl::StatusOr<Options> parseOptions(int argc, const char* const* argv) {
   if (o.concurrency == 0) o.concurrency = availableCpus();
   if (!o.ca_address.empty() && o.identity_token_file.empty()) {
     return absl::InvalidArgumentError("--ca-address needs --identity-token-file");
+  }
+  if (o.ca_address.empty() && !o.ca_root_cert.empty()) {
+    return absl::InvalidArgumentError("--ca-root-cert needs --ca-address");
+  }
+  if (!o.ca_server_name.empty() && o.ca_root_cert.empty()) {
+    return absl::InvalidArgumentError("--ca-server-name needs --ca-root-cert");
   }
   return o;
 }

@@ -39,9 +39,13 @@ struct Options {
   std::string pod_namespace = "default";
   std::string service_account = "default";
   config::Duration cert_ttl{0};  // 0: the CA's default
-  std::string bootstrap_path;    // Envoy bootstrap (YAML/JSON); replaces the built-in listeners
-  std::string resources_path;    // --mode validate: a file of resources or DiscoveryResponses
-  bool validate = false;         // --mode validate
+  // TLS to the CA: the PEM roots that verify remora-control's certificate (re-read when they
+  // change), and the name it must carry (default: the host in ca_address). Empty: plaintext.
+  std::string ca_root_cert;
+  std::string ca_server_name;
+  std::string bootstrap_path;  // Envoy bootstrap (YAML/JSON); replaces the built-in listeners
+  std::string resources_path;  // --mode validate: a file of resources or DiscoveryResponses
+  bool validate = false;       // --mode validate
   bool help = false;
   bool version = false;
 };
