@@ -218,8 +218,15 @@ class XdsClient::Stream {
     int code = status_.error_code();
     client_.loop_.post([c, gen, code, msg] {
       if (gen != c->generation_) return;
-      REMORA_LOG(Warn, "xds stream to %s ended: %s (code %d); serving the last good configuration",
-                 c->ads_.target, msg.empty() ? std::string("closed") : msg, code);
+      // A stream that never got going: say how it connected and what usually goes wrong.
+      std::string hint =
+          code == grpc::StatusCode::UNAVAILABLE && !c->connected_
+              ? certs::connectHint(c->ads_.tls,
+                                   "ssl_credentials, or the xDS cluster's transport_socket")
+              : "";
+      REMORA_LOG(Warn,
+                 "xds stream to %s ended: %s%s (code %d); serving the last good configuration",
+                 c->ads_.target, msg.empty() ? std::string("closed") : msg, hint, code);
       c->connected_ = false;
       c->stream_.reset();
       c->scheduleReconnect();
@@ -322,11 +329,6 @@ uint64_t XdsClient::wallMs() const {
 }
 
 void XdsClient::start() {
-  grpc::ChannelArguments args;
-  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
-  args.SetInt(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, 64 << 20);
-  channel_ = grpc::CreateCustomChannel(ads_.target, grpc::InsecureChannelCredentials(), args);
-  stub_ = envoy::service::discovery::v3::AggregatedDiscoveryService::NewStub(channel_);
   cq_ = std::make_unique<CqThread>(std::make_unique<grpc::CompletionQueue>(), "xds-grpc");
   publishDump();
   thread_ = std::thread([this] {
@@ -362,15 +364,35 @@ void XdsClient::stop() {
   cq_->shutdown();
 }
 
+bool XdsClient::makeChannel() {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
+  args.SetInt(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, 64 << 20);
+  // Never plaintext when TLS was asked for: without credentials there is no channel, and
+  // the next attempt tries again (a root file may reappear).
+  auto creds = certs::channelCredentials(ads_.tls, &args);
+  if (!creds.ok()) {
+    REMORA_LOG(Error, "xds: TLS to %s: %s; not connecting", ads_.target, creds.status().message());
+    return false;
+  }
+  channel_ = grpc::CreateCustomChannel(ads_.target, *creds, args);
+  stub_ = envoy::service::discovery::v3::AggregatedDiscoveryService::NewStub(channel_);
+  return true;
+}
+
 void XdsClient::connect() {
   if (stopping_) return;
+  if (!channel_ && !makeChannel()) {
+    scheduleReconnect();
+    return;
+  }
   ++generation_;
   ++streams_total_;
   node_sent_ = false;
   requested_.clear();
   last_nonce_.clear();
-  REMORA_LOG(Info, "xds: connecting to %s (%s)", ads_.target,
-             ads_.delta ? "incremental" : "state of the world");
+  REMORA_LOG(Info, "xds: connecting to %s (%s, %s)", ads_.target,
+             ads_.delta ? "incremental" : "state of the world", ads_.tls.describe());
   stream_ = std::make_shared<Stream>(*this, generation_, ads_.delta);
   stream_->start(stub_.get(), cq_->cq(), stream_);
   // Subscribe in make-before-break order: CDS, then EDS (for known clusters), then LDS, then

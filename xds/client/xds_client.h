@@ -77,6 +77,7 @@ class XdsClient {
   struct Pending;
 
   // All on the client's loop.
+  bool makeChannel();  // false (logged) when the TLS credentials cannot be made
   void connect();
   void scheduleReconnect();
   void onStreamReady(uint64_t gen);

@@ -1,6 +1,9 @@
 // Bootstrap translation.
 #include "xds/translate/bootstrap.h"
 
+#include <cstdlib>
+
+#include "envoy/extensions/transport_sockets/tls/v3/tls.pb.h"
 #include "proxy/common/strings.h"
 #include "xds/translate/tls.h"
 #include "xds/translate/translate.h"
@@ -25,6 +28,166 @@ absl::Status checkAdsSource(const ConfigSource& src, const std::string& path,
   if (!timeout.ok()) return timeout.status();
   *fetch_timeout = *timeout;
   return absl::OkStatus();
+}
+
+// A DataSource for gRPC's TLS: a file stays a file (gRPC re-reads it, so a rotated bundle is
+// picked up), inline PEM and an environment variable's value become PEM.
+absl::Status channelDataSource(const envoy::config::core::v3::DataSource& ds,
+                               const std::string& path, std::string* file, std::string* pem,
+                               TranslateNotes* notes) {
+  using DS = envoy::config::core::v3::DataSource;
+  if (auto s = checkFields(ds, path,
+                           {"filename", "inline_bytes", "inline_string", "environment_variable"},
+                           {}, notes);
+      !s.ok()) {
+    return s;
+  }
+  switch (ds.specifier_case()) {
+    case DS::kFilename:
+      *file = ds.filename();
+      return absl::OkStatus();
+    case DS::kInlineBytes:
+      *pem = ds.inline_bytes();
+      break;
+    case DS::kInlineString:
+      *pem = ds.inline_string();
+      break;
+    case DS::kEnvironmentVariable: {
+      const char* v = std::getenv(ds.environment_variable().c_str());
+      if (v == nullptr) {
+        return error(fieldPath(path, "environment_variable"),
+                     cat("'", ds.environment_variable(), "' is not set"));
+      }
+      *pem = v;
+      break;
+    }
+    default:
+      return error(path, "empty data source");
+  }
+  if (pem->empty()) return error(path, "empty");
+  return absl::OkStatus();
+}
+
+// Reads and checks the files and PEM now, so a bad bootstrap fails at start-up, naming `path`.
+absl::Status checkTls(const certs::ChannelTls& tls, const std::string& path) {
+  if (auto s = certs::checkChannelTls(tls); !s.ok()) return error(path, sv(s.message()));
+  return absl::OkStatus();
+}
+
+// google_grpc.channel_credentials: ssl_credentials only (Google default credentials and local
+// credentials are not implemented); the roots are required, as remora never trusts the
+// system's roots for its control plane.
+absl::StatusOr<certs::ChannelTls> googleGrpcTls(
+    const envoy::config::core::v3::GrpcService::GoogleGrpc::ChannelCredentials& cc,
+    const std::string& path, TranslateNotes* notes) {
+  if (auto s = checkFields(cc, path, {"ssl_credentials"}, {}, notes); !s.ok()) return s;
+  if (!cc.has_ssl_credentials()) return error(path, "ssl_credentials is required");
+  const auto& ssl = cc.ssl_credentials();
+  std::string spath = fieldPath(path, "ssl_credentials");
+  if (auto s = checkFields(ssl, spath, {"root_certs", "cert_chain", "private_key"}, {}, notes);
+      !s.ok()) {
+    return s;
+  }
+  certs::ChannelTls tls;
+  if (!ssl.has_root_certs()) {
+    return error(fieldPath(spath, "root_certs"),
+                 "is required (remora does not trust the system's roots for its xDS server)");
+  }
+  if (auto s = channelDataSource(ssl.root_certs(), fieldPath(spath, "root_certs"),
+                                 &tls.root_certs_file, &tls.root_certs_pem, notes);
+      !s.ok()) {
+    return s;
+  }
+  if (ssl.has_cert_chain() != ssl.has_private_key()) {
+    return error(spath, "cert_chain and private_key go together");
+  }
+  if (ssl.has_cert_chain()) {
+    if (auto s = channelDataSource(ssl.cert_chain(), fieldPath(spath, "cert_chain"),
+                                   &tls.cert_chain_file, &tls.cert_chain_pem, notes);
+        !s.ok()) {
+      return s;
+    }
+    if (auto s = channelDataSource(ssl.private_key(), fieldPath(spath, "private_key"),
+                                   &tls.private_key_file, &tls.private_key_pem, notes);
+        !s.ok()) {
+      return s;
+    }
+  }
+  if (auto s = checkTls(tls, spath); !s.ok()) return s;
+  return tls;
+}
+
+// The xDS cluster's UpstreamTlsContext, for gRPC's TLS: trusted_ca, sni and one inline or
+// file tls_certificate. What gRPC's credentials cannot do (SDS secrets, SAN matchers, TLS
+// parameters, ALPN other than h2) is refused by field path rather than dropped.
+absl::StatusOr<certs::ChannelTls> clusterTls(const envoy::config::core::v3::TransportSocket& ts,
+                                             const std::string& path, TranslateNotes* notes) {
+  namespace tlsv3 = envoy::extensions::transport_sockets::tls::v3;
+  tlsv3::UpstreamTlsContext u;
+  std::string upath = fieldPath(path, "typed_config");
+  if (!ts.typed_config().UnpackTo(&u)) return error(upath, "not an UpstreamTlsContext");
+  const std::string why = " (the xDS client's TLS supports trusted_ca, sni and tls_certificates)";
+  if (auto s = checkFields(u, upath, {"common_tls_context", "sni"}, {"max_session_keys"}, notes);
+      !s.ok()) {
+    return absl::InvalidArgumentError(cat(s.message(), why));
+  }
+  const auto& c = u.common_tls_context();
+  std::string cpath = fieldPath(upath, "common_tls_context");
+  if (auto s = checkFields(c, cpath, {"tls_certificates", "validation_context", "alpn_protocols"},
+                           {}, notes);
+      !s.ok()) {
+    return absl::InvalidArgumentError(cat(s.message(), why));
+  }
+  for (int i = 0; i < c.alpn_protocols_size(); ++i) {
+    if (c.alpn_protocols(i) != "h2") {
+      return error(indexPath(cpath, "alpn_protocols", static_cast<size_t>(i)),
+                   cat("'", c.alpn_protocols(i), "': gRPC speaks h2 only"));
+    }
+  }
+  certs::ChannelTls tls;
+  tls.server_name = u.sni();
+  std::string vpath = fieldPath(cpath, "validation_context");
+  if (!c.has_validation_context() || !c.validation_context().has_trusted_ca()) {
+    return error(fieldPath(vpath, "trusted_ca"),
+                 "is required: remora verifies its xDS server (an SDS validation context is not "
+                 "supported for it)");
+  }
+  const auto& v = c.validation_context();
+  if (auto s = checkFields(v, vpath, {"trusted_ca"}, {}, notes); !s.ok()) {
+    return absl::InvalidArgumentError(
+        cat(s.message(),
+            " (for the xDS server, gRPC checks the name given by sni or the "
+            "cluster's address)"));
+  }
+  if (auto s = channelDataSource(v.trusted_ca(), fieldPath(vpath, "trusted_ca"),
+                                 &tls.root_certs_file, &tls.root_certs_pem, notes);
+      !s.ok()) {
+    return s;
+  }
+  if (c.tls_certificates_size() > 1) {
+    return error(indexPath(cpath, "tls_certificates", 1), "only one client certificate");
+  }
+  if (c.tls_certificates_size() == 1) {
+    const auto& tc = c.tls_certificates(0);
+    std::string tpath = indexPath(cpath, "tls_certificates", 0);
+    if (auto s = checkFields(tc, tpath, {"certificate_chain", "private_key"}, {}, notes); !s.ok())
+      return s;
+    if (!tc.has_certificate_chain() || !tc.has_private_key()) {
+      return error(tpath, "certificate_chain and private_key are required");
+    }
+    if (auto s = channelDataSource(tc.certificate_chain(), fieldPath(tpath, "certificate_chain"),
+                                   &tls.cert_chain_file, &tls.cert_chain_pem, notes);
+        !s.ok()) {
+      return s;
+    }
+    if (auto s = channelDataSource(tc.private_key(), fieldPath(tpath, "private_key"),
+                                   &tls.private_key_file, &tls.private_key_pem, notes);
+        !s.ok()) {
+      return s;
+    }
+  }
+  if (auto s = checkTls(tls, cpath); !s.ok()) return s;
+  return tls;
 }
 
 }  // namespace
@@ -77,6 +240,7 @@ absl::StatusOr<BootstrapConfig> translateBootstrap(const envoy::config::bootstra
     out.static_config.secrets.push_back(std::move(*sc));
   }
   std::optional<std::string> ads_target;
+  certs::ChannelTls ads_cluster_tls;
   for (int i = 0; i < sr.clusters_size(); ++i) {
     envoy::config::cluster::v3::Cluster c = sr.clusters(i);
     if (!ads_cluster.empty() && c.name() == ads_cluster) {
@@ -95,6 +259,19 @@ absl::StatusOr<BootstrapConfig> translateBootstrap(const envoy::config::bootstra
                      "the xDS cluster must be STATIC with an endpoint");
       }
       ads_target = cc->endpoints[0].address.toString();
+      // The ADS stream must not go out in plaintext when the cluster says TLS.
+      std::string cpath = indexPath(spath, "clusters", static_cast<size_t>(i));
+      if (c.transport_socket_matches_size() > 0) {
+        return error(fieldPath(cpath, "transport_socket_matches"),
+                     "not supported on the xDS cluster (give it one transport_socket)");
+      }
+      if (c.has_transport_socket() && cc->tls) {
+        auto tls = clusterTls(c.transport_socket(), fieldPath(cpath, "transport_socket"), notes);
+        if (!tls.ok()) return tls.status();
+        ads_cluster_tls = std::move(*tls);
+      } else if (cc->tls) {
+        return error(cpath, "the xDS cluster's TLS must be given by its transport_socket");
+      }
     }
     out.static_config.clusters.push_back(*cc);
   }
@@ -156,13 +333,36 @@ absl::StatusOr<BootstrapConfig> translateBootstrap(const envoy::config::bootstra
                      cat("'", ads.cluster_name, "' is not a static cluster"));
       }
       ads.target = *ads_target;
+      ads.tls = ads_cluster_tls;
     } else if (gs.has_google_grpc()) {
+      const auto& gg = gs.google_grpc();
       std::string ggpath = fieldPath(gpath, "google_grpc");
-      if (auto s = checkFields(gs.google_grpc(), ggpath, {"target_uri", "stat_prefix"}, {}, notes);
+      if (auto s = checkFields(gg, ggpath,
+                               {"target_uri", "stat_prefix", "channel_credentials", "channel_args"},
+                               {}, notes);
           !s.ok())
         return s;
-      ads.target = gs.google_grpc().target_uri();
+      ads.target = gg.target_uri();
       if (ads.target.empty()) return error(fieldPath(ggpath, "target_uri"), "must not be empty");
+      if (gg.has_channel_credentials()) {
+        auto tls = googleGrpcTls(gg.channel_credentials(), fieldPath(ggpath, "channel_credentials"),
+                                 notes);
+        if (!tls.ok()) return tls.status();
+        ads.tls = std::move(*tls);
+      }
+      for (const auto& [name, value] : gg.channel_args().args()) {
+        std::string argpath = cat(fieldPath(ggpath, "channel_args.args"), "['", name, "']");
+        if (name != "grpc.ssl_target_name_override") {
+          return error(argpath, "not supported (grpc.ssl_target_name_override is)");
+        }
+        if (!value.has_string_value() || value.string_value().empty()) {
+          return error(argpath, "needs a non-empty string_value");
+        }
+        if (!ads.tls.enabled()) {
+          return error(argpath, "needs channel_credentials.ssl_credentials");
+        }
+        ads.tls.server_name = value.string_value();
+      }
     } else {
       return error(gpath, "envoy_grpc or google_grpc is required");
     }

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "certs/grpc_tls.h"
 #include "envoy/config/bootstrap/v3/bootstrap.pb.h"
 #include "envoy/config/core/v3/base.pb.h"
 #include "proxy/config/config.h"
@@ -24,6 +25,10 @@ struct AdsConfig {
   config::Duration cds_fetch_timeout{std::chrono::seconds(15)};
   config::Duration lds_fetch_timeout{std::chrono::seconds(15)};
   bool set_node_on_first_message_only = false;
+  // TLS to the xDS server (plaintext unless it has roots): from google_grpc's
+  // channel_credentials.ssl_credentials (and channel_args grpc.ssl_target_name_override), or
+  // from the envoy_grpc cluster's UpstreamTlsContext (trusted_ca, sni, tls_certificates).
+  certs::ChannelTls tls;
 };
 
 struct BootstrapConfig {
