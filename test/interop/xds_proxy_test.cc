@@ -327,7 +327,8 @@ filter_chains:
                    dir + "/bootstrap.yaml"},
                   &out);
   CHECK(rc == 0);
-  CHECK(out.find("ACCEPT bootstrap (ADS DELTA_GRPC to 127.0.0.1:15010)") != std::string::npos);
+  CHECK(out.find("ACCEPT bootstrap (ADS DELTA_GRPC to 127.0.0.1:15010, plaintext)") !=
+        std::string::npos);
 }
 
 TEST_CASE("xds: a cluster without endpoints warms, then initial_fetch_timeout lets LDS go on",

@@ -146,7 +146,7 @@ ValidationReport validateBootstrap(const std::string& text,
   for (const auto& cc : bc->static_config.clusters)
     report.lines.push_back({true, resourceLabel("cluster", cc.name), "", {}});
   std::string what = bc->ads ? cat("bootstrap (ADS ", bc->ads->delta ? "DELTA_GRPC" : "GRPC",
-                                   " to ", bc->ads->target, ")")
+                                   " to ", bc->ads->target, ", ", bc->ads->tls.describe(), ")")
                              : std::string("bootstrap (static only)");
   report.lines.insert(report.lines.begin(), {true, what, "", notes.ignored});
   return report;
