@@ -3,11 +3,14 @@
 // signs workload certificates over Istio's CreateCertificate. Subcommands manage the CA
 // directory: `issue-token` mints a bootstrap token, `ca rotate-root` / `ca activate-root`
 // rotate the root in two steps, `ca status` shows where a rotation stands.
+#include <arpa/inet.h>
 #include <grpcpp/grpcpp.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <fstream>
 #include <optional>
@@ -24,6 +27,8 @@
 #include "xds/server/ads_service.h"
 #include "xds/server/ca_service.h"
 #include "xds/server/file_source.h"
+#include "xds/server/serving_tls.h"
+#include "xds/server/trust_bundle_file.h"
 
 namespace {
 
@@ -47,6 +52,22 @@ as the files settle.
   --admin-address ADDR  /stats and /stats/prometheus (default 127.0.0.1:15011, "" disables)
   --admin-port-file FILE  write the admin server's bound port here
   --log-level LEVEL     trace, debug, info, warning, error (default info)
+
+TLS on the gRPC port (default: plaintext):
+  --serving-cert FILE   serve with this certificate (PEM, leaf first, then intermediates) ...
+  --serving-key FILE    ... and its key; re-read when they change (the key must match)
+  --tls                 serve with a certificate remora-control's own CA issues to itself (needs
+                        --ca-dir or --ca-cert): its SPIFFE ID (namespace $POD_NAMESPACE, default
+                        remora-system; service account remora-control) and the --serving-dns
+                        names, with the CA's --cert-ttl; renewed at half its life, and as soon
+                        as a rotated root signs, without a restart
+  --serving-dns NAME    a name of the self-issued certificate (repeatable; an IP address becomes
+                        an IP SAN). Default: the --listen host (its IP, or for 0.0.0.0 / :: this
+                        machine's host name) and "remora-control"
+  --trust-bundle-out FILE  write the CA's trust bundle here (0644), rewritten atomically when it
+                        changes: a staged root joins it at once, a retired root leaves after its
+                        overlap. Give it to proxies as their root certificate (remora's
+                        --ca-root-cert, the bootstrap's ssl_credentials.root_certs)
 
 Certificate authority (Istio's istio.v1.auth.IstioCertificateService on the gRPC port; off
 unless --ca-dir or --ca-cert is given):
@@ -88,6 +109,39 @@ switches to a staged root when its time comes.
 )";
 
 uv_loop_t* g_loop = nullptr;
+
+// The names of a self-issued serving certificate when no --serving-dns is given: the --listen
+// host (an IP address as itself; the wildcard addresses as this machine's host name) and
+// "remora-control".
+remora::certs::ServerNames defaultServingNames(std::string_view listen) {
+  remora::certs::ServerNames out;
+  std::string host;
+  if (!listen.starts_with("unix:")) {
+    if (listen.starts_with("dns:///")) listen.remove_prefix(7);
+    if (listen.starts_with("ipv4:") || listen.starts_with("ipv6:")) listen.remove_prefix(5);
+    if (listen.starts_with("[")) {
+      size_t end = listen.find(']');
+      host = std::string(listen.substr(1, end == std::string_view::npos ? 0 : end - 1));
+    } else {
+      host = std::string(listen.substr(0, listen.rfind(':')));
+    }
+  }
+  unsigned char buf[16];
+  bool ip =
+      inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
+  if (host.empty() || host == "0.0.0.0" || host == "::") {
+    char name[256] = {};
+    if (!listen.starts_with("unix:") && gethostname(name, sizeof(name) - 1) == 0 && name[0] != 0) {
+      out.dns.push_back(name);
+    }
+  } else if (ip) {
+    out.ips.push_back(host);
+  } else {
+    out.dns.push_back(host);
+  }
+  out.dns.push_back("remora-control");
+  return out;
+}
 
 int usageError(const std::string& message) {
   std::fprintf(stderr, "remora-control: %s\n\n%s", message.c_str(), kUsage);
@@ -260,7 +314,11 @@ int main(int argc, char** argv) {
   bool k8s_audience_set = false;
   certs::CaOptions ca_options;
   certs::KeyType ca_key_type = certs::KeyType::EcdsaP256;
-  auto flags = splitFlags(argc, argv, {"help"});
+  // TLS on the gRPC port.
+  std::string serving_cert, serving_key, trust_bundle_out;
+  bool self_tls = false;
+  certs::ServerNames serving_names;
+  auto flags = splitFlags(argc, argv, {"help", "tls"});
   if (!flags.ok()) {
     std::fprintf(stderr, "remora-control: %s\n\n%s", std::string(flags.status().message()).c_str(),
                  kUsage);
@@ -280,6 +338,24 @@ int main(int argc, char** argv) {
       port_file = value;
     } else if (flag == "admin-port-file") {
       admin_port_file = value;
+    } else if (flag == "serving-cert") {
+      serving_cert = value;
+    } else if (flag == "serving-key") {
+      serving_key = value;
+    } else if (flag == "tls") {
+      self_tls = true;
+    } else if (flag == "serving-dns") {
+      unsigned char buf[16];
+      std::string name(value);
+      if (inet_pton(AF_INET, name.c_str(), buf) == 1 ||
+          inet_pton(AF_INET6, name.c_str(), buf) == 1) {
+        serving_names.ips.push_back(name);
+      } else {
+        serving_names.dns.push_back(name);
+      }
+    } else if (flag == "trust-bundle-out") {
+      if (value.empty()) return usageError("--trust-bundle-out needs a file name");
+      trust_bundle_out = value;
     } else if (flag == "ca-dir") {
       ca_dir = value;
     } else if (flag == "ca-cert") {
@@ -352,14 +428,28 @@ int main(int argc, char** argv) {
     return usageError(
         "the CA needs a credential to accept: --ca-dir (bootstrap tokens) or --k8s-token-keys");
   }
+  if (serving_cert.empty() != serving_key.empty()) {
+    return usageError("--serving-cert and --serving-key go together");
+  }
+  if (self_tls && !serving_cert.empty()) {
+    return usageError(
+        "--tls (a self-issued certificate) or --serving-cert/--serving-key, not both");
+  }
+  if (!self_tls && (!serving_names.dns.empty() || !serving_names.ips.empty())) {
+    return usageError("--serving-dns needs --tls");
+  }
+  if (self_tls && !ca_on) return usageError("--tls needs the CA (--ca-dir or --ca-cert)");
+  if (!trust_bundle_out.empty() && !ca_on) {
+    return usageError("--trust-bundle-out needs the CA (--ca-dir or --ca-cert)");
+  }
   std::signal(SIGPIPE, SIG_IGN);
 
   // The CA: an operator's certificate, or the CA directory's own root. Bootstrap tokens are
   // verified with the directory's token key; Kubernetes tokens with the operator's keys.
   std::unique_ptr<remora::xds::CaService> ca_service;
   std::unique_ptr<certs::CaDirectory> ca_directory;
+  remora::xds::CaService::CaFn ca_fn;
   if (ca_on) {
-    remora::xds::CaService::CaFn ca_fn;
     auto now = std::chrono::system_clock::now();
     if (!ca_cert.empty()) {
       auto ca = certs::CertificateAuthority::fromFiles(ca_cert, ca_key, ca_chain, ca_options, now);
@@ -402,7 +492,39 @@ int main(int argc, char** argv) {
       k8s = std::move(*cfg);
     }
     ca_service = std::make_unique<remora::xds::CaService>(
-        std::move(ca_fn), certs::TokenVerifier(std::move(token_key), std::move(k8s)));
+        ca_fn, certs::TokenVerifier(std::move(token_key), std::move(k8s)));
+  }
+
+  // The CA's trust bundle for proxies, before anything is served with a certificate it signed.
+  std::unique_ptr<remora::xds::TrustBundleFile> bundle_file;
+  if (!trust_bundle_out.empty()) {
+    bundle_file = std::make_unique<remora::xds::TrustBundleFile>(trust_bundle_out, ca_fn);
+    if (auto s = bundle_file->update(); !s.ok()) return 1;
+  }
+  std::unique_ptr<remora::xds::ServingTls> serving_tls;
+  if (self_tls || !serving_cert.empty()) {
+    remora::xds::ServingTlsOptions o;
+    o.cert_file = serving_cert;
+    o.key_file = serving_key;
+    if (self_tls) {
+      const char* ns = std::getenv("POD_NAMESPACE");
+      auto id = certs::parseSpiffeId(cat("spiffe://", ca_options.trust_domain, "/ns/",
+                                         ns != nullptr && *ns != 0 ? ns : "remora-system",
+                                         "/sa/remora-control"));
+      if (!id.ok()) {
+        REMORA_LOG(Error, "tls: remora-control's SPIFFE ID: %s", id.status().message());
+        return 1;
+      }
+      o.identity = *id;
+      o.names = serving_names.dns.empty() && serving_names.ips.empty() ? defaultServingNames(listen)
+                                                                       : serving_names;
+    }
+    auto t = remora::xds::ServingTls::create(std::move(o), self_tls ? ca_fn : nullptr);
+    if (!t.ok()) {
+      REMORA_LOG(Error, "tls: %s", t.status().message());
+      return 1;
+    }
+    serving_tls = std::move(*t);
   }
 
   // YAML files are converted by a long-lived helper process, started now while we are small.
@@ -415,7 +537,8 @@ int main(int argc, char** argv) {
   remora::xds::AdsService service(cache);
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(
+      listen, serving_tls ? serving_tls->credentials() : grpc::InsecureServerCredentials(), &port);
   service.registerWith(builder);
   if (ca_service) builder.RegisterService(ca_service.get());
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
@@ -427,13 +550,18 @@ int main(int argc, char** argv) {
     return 1;
   }
   service.start();
-  REMORA_LOG(Info, "remora-control serving ADS%s on %s (port %d) from %s",
-             ca_service ? " and CreateCertificate" : "", listen, port, dir);
+  REMORA_LOG(Info, "remora-control serving ADS%s on %s (port %d, %s) from %s",
+             ca_service ? " and CreateCertificate" : "", listen, port,
+             serving_tls ? cat("TLS with the certificate ", serving_tls->describe())
+                         : std::string("plaintext"),
+             dir);
   if (!port_file.empty()) std::ofstream(port_file) << port << "\n";
 
   event::EventLoop loop("main");
   g_loop = loop.uv();
   source.watch(loop.uv(), debounce, config::Duration(100));
+  if (serving_tls) serving_tls->start(loop.uv());
+  if (bundle_file) bundle_file->start(loop.uv());
 
   // Operator stats, Envoy-style names under control_plane.*.
   stats::Store store;
@@ -513,13 +641,17 @@ int main(int argc, char** argv) {
     remora::xds::FileSource* source;
     admin::HttpServer* admin;
     event::EventLoop* loop;
-  } ctx{&source, admin_server.get(), &loop};
+    remora::xds::ServingTls* tls;
+    remora::xds::TrustBundleFile* bundle;
+  } ctx{&source, admin_server.get(), &loop, serving_tls.get(), bundle_file.get()};
   sigterm.data = sigint.data = &ctx;
   auto stop = [](uv_signal_t* h, int) {
     REMORA_LOG(Info, "stopping");
     auto* c = static_cast<StopCtx*>(h->data);
     c->source->close();
     if (c->admin != nullptr) c->admin->close([] {});
+    if (c->tls != nullptr) c->tls->close();
+    if (c->bundle != nullptr) c->bundle->close();
     uv_walk(
         g_loop,
         [](uv_handle_t* x, void*) {
