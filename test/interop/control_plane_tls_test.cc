@@ -354,5 +354,29 @@ TEST_CASE(
   CHECK(out4.find("--serving-cert and --serving-key go together") != std::string::npos);
 }
 
+TEST_CASE("cp-tls: remora with an unreadable --ca-root-cert stops at start-up, naming the file",
+          "[cp-tls]") {
+  TempDir tmp;
+  std::string out;
+  int rc = runCommand(
+      {testing::buildDir() + "/proxy/remora",
+       "--admin-address=", "--prometheus-address=", "--health-address=", "--outbound-port", "0",
+       "--inbound-port", "0", "--ca-address", "127.0.0.1:1", "--identity-token-file",
+       tmp.write("token", "x"), "--ca-root-cert", tmp.file("missing.pem")},
+      &out);
+  INFO(out);
+  CHECK(rc == 1);
+  CHECK(out.find(cat("--ca-root-cert: root certificates: cannot open '", tmp.file("missing.pem"),
+                     "'")) != std::string::npos);
+  rc = runCommand({testing::buildDir() + "/proxy/remora", "--admin-address=",
+                   "--prometheus-address=", "--health-address=", "--outbound-port", "0",
+                   "--inbound-port", "0", "--ca-address", "127.0.0.1:1", "--identity-token-file",
+                   tmp.file("token"), "--ca-root-cert", tmp.write("junk.pem", "junk\n")},
+                  &out);
+  CHECK(rc == 1);
+  CHECK(out.find(cat("--ca-root-cert: root certificates '", tmp.file("junk.pem"), "'")) !=
+        std::string::npos);
+}
+
 }  // namespace
 }  // namespace remora::integration

@@ -51,6 +51,23 @@ TEST_CASE("bad values name the flag", "[options]") {
   CHECK_FALSE(parse({"--log-level"}).ok());
 }
 
+TEST_CASE("TLS to the CA: --ca-root-cert and --ca-server-name, with what they need", "[options]") {
+  auto o = parse({"--ca-address", "remora-control:15010", "--identity-token-file", "/t",
+                  "--ca-root-cert", "/roots.pem", "--ca-server-name", "remora-control"});
+  REQUIRE(o.ok());
+  CHECK(o->ca_root_cert == "/roots.pem");
+  CHECK(o->ca_server_name == "remora-control");
+  CHECK(parse({"--ca-address", "cp:15010", "--identity-token-file", "/t"})->ca_root_cert.empty());
+  CHECK(std::string(parse({"--ca-root-cert", "/roots.pem"}).status().message()) ==
+        "--ca-root-cert needs --ca-address");
+  CHECK(std::string(
+            parse({"--ca-address", "cp:1", "--identity-token-file", "/t", "--ca-server-name", "x"})
+                .status()
+                .message()) == "--ca-server-name needs --ca-root-cert");
+  CHECK(std::string(parse({"--ca-root-cert="}).status().message()) ==
+        "--ca-root-cert '': a file name is required");
+}
+
 TEST_CASE("durations", "[options]") {
   CHECK(*parseDuration("1.5s") == std::chrono::milliseconds(1500));
   CHECK(*parseDuration("30") == std::chrono::seconds(30));
