@@ -109,7 +109,7 @@ TEST_CASE("a workload certificate carries the proven SPIFFE ID and nothing else"
 
 TEST_CASE(
     "a server certificate (remora-control's own) carries its SPIFFE ID, DNS names and IP "
-    "addresses, which X509_check_host/_ip accept; malformed names are InvalidArgument",
+    "addresses, which X509_check_host/_ip accept - malformed names are InvalidArgument",
     "[ca]") {
   TestCa t = makeCa();
   auto now = std::chrono::system_clock::now();
