@@ -57,6 +57,27 @@ bool resolveSecrets(ListenerConfig& listener, const SecretLookup& find) {
   return ok;
 }
 
+bool secretsAvailable(const CommonTlsConfig& tls, const SecretLookup& find) {
+  // A secret found with its material, or given up on (absent), resolves.
+  if (!tls.certificate_sds.empty()) {
+    const SecretConfig* s = find(tls.certificate_sds);
+    if (s == nullptr || (!s->tls_certificate && !s->absent)) return false;
+  }
+  if (!tls.validation_sds.empty()) {
+    const SecretConfig* s = find(tls.validation_sds);
+    if (s == nullptr || (!s->validation_context && !s->absent)) return false;
+  }
+  return true;
+}
+
+bool secretsAvailable(const ListenerConfig& listener, const SecretLookup& find) {
+  for (const auto& fc : listener.filter_chains) {
+    if (fc.tls && !secretsAvailable(fc.tls->common, find)) return false;
+  }
+  return !listener.default_filter_chain || !listener.default_filter_chain->tls ||
+         secretsAvailable(listener.default_filter_chain->tls->common, find);
+}
+
 namespace {
 
 void addNames(const CommonTlsConfig& tls, bool ads_only, std::set<std::string>* out) {

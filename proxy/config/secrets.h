@@ -20,6 +20,10 @@ bool resolveSecrets(CommonTlsConfig& tls, const SecretLookup& find);
 bool resolveSecrets(ClusterConfig& cluster, const SecretLookup& find);
 bool resolveSecrets(ListenerConfig& listener, const SecretLookup& find);
 
+// Whether resolveSecrets would succeed, without copying or changing anything.
+bool secretsAvailable(const CommonTlsConfig& tls, const SecretLookup& find);
+bool secretsAvailable(const ListenerConfig& listener, const SecretLookup& find);
+
 // The secret names a cluster or listener uses; `ads_only`: only those to fetch over ADS.
 void addSecretNames(const ClusterConfig& cluster, bool ads_only, std::set<std::string>* out);
 void addSecretNames(const ListenerConfig& listener, bool ads_only, std::set<std::string>* out);

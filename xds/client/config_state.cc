@@ -390,8 +390,7 @@ FetchTimeouts ConfigState::sdsFetchTimeouts() const {
 }
 
 bool ConfigState::secretsWarm(const config::ListenerConfig& l) const {
-  config::ListenerConfig copy = l;
-  return config::resolveSecrets(copy, [this](const std::string& n) { return findSecret(n); });
+  return config::secretsAvailable(l, [this](const std::string& n) { return findSecret(n); });
 }
 
 bool ConfigState::routesWarm(const config::ListenerConfig& l) const {
@@ -530,10 +529,7 @@ std::vector<std::string> ConfigState::warmingClusters() const {
       out.push_back(name);
       continue;
     }
-    if (c->tls) {
-      config::CommonTlsConfig tls = c->tls->common;
-      if (!config::resolveSecrets(tls, find)) out.push_back(name);
-    }
+    if (c->tls && !config::secretsAvailable(c->tls->common, find)) out.push_back(name);
   }
   return out;
 }
