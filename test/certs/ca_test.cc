@@ -622,7 +622,8 @@ TEST_CASE(
   CHECK((*ca)->roots().size() == 3);
 }
 
-TEST_CASE("activate-root: a staged root signs at once - refusals say what to do", "[ca][rotation]") {
+TEST_CASE("activate-root: a staged root signs at once - refusals say what to do",
+          "[ca][rotation]") {
   TempDir tmp;
   std::string dir = tmp.file("ca");
   auto t0 = wholeSeconds(std::chrono::system_clock::now());
