@@ -200,6 +200,7 @@ void Http1Client::onBelowWriteWatermark(net::Connection&) {
 }
 
 void Http1Client::onClosed(net::Connection&) {
+  idle_timeout_.disable();  // however it closed: the idle timeout must not act on it any more
   ClusterStats& st = pool_.stats();
   st.upstream_cx_active.sub();
   if (remote_closed_) {

@@ -501,6 +501,9 @@ void H2Connection::onAboveWriteWatermark(net::Connection&) {}
 void H2Connection::onBelowWriteWatermark(net::Connection&) {}
 
 void H2Connection::onClosed(net::Connection&) {
+  closing_ = true;  // however it closed: no timer may act on it any more
+  idle_timer_.disable();
+  connect_timer_.disable();
   ClusterStats& st = pool_.stats();
   st.upstream_cx_active.sub();
   if (remote_closed_) {
