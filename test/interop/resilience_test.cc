@@ -348,7 +348,10 @@ TEST_CASE("per-try timeouts, rate-limited answers and connect failures are retri
 
 TEST_CASE("least request and peak EWMA send most requests to the fast host", "[resilience]") {
   Backend slow("slow"), fast("fast"), fast2("fast");
-  slow.setMode("slow 150");
+  // The slow host holds each request 600 ms. A client it holds could have made dozens of
+  // requests to a fast host meanwhile, even on a loaded machine where a fast request takes tens
+  // of milliseconds, so the bound below does not depend on how busy the machine is.
+  slow.setMode("slow 600");
   for (std::string policy :
        {std::string("    lb_policy: LEAST_REQUEST"),
         std::string("    load_balancing_policy: {policies: [{typed_extension_config: {name: ewma, "
@@ -364,7 +367,7 @@ TEST_CASE("least request and peak EWMA send most requests to the fast host", "[r
     for (int t = 0; t < 6; ++t) {
       clients.emplace_back([&] {
         auto start = std::chrono::steady_clock::now();
-        while (std::chrono::steady_clock::now() - start < std::chrono::seconds(2)) {
+        while (std::chrono::steady_clock::now() - start < std::chrono::seconds(3)) {
           Reply r = request(port, "/");
           std::lock_guard<std::mutex> lock(mu);
           ++by_host[r.status == 200 ? r.body : "error"];
@@ -374,11 +377,13 @@ TEST_CASE("least request and peak EWMA send most requests to the fast host", "[r
     for (auto& t : clients) t.join();
     INFO(policy << ": fast " << by_host["fast"] << ", slow " << by_host["slow"]);
     CHECK(by_host["error"] == 0);
-    // Round robin would give the slow host a third; it holds requests 150 ms each, so it is
-    // busy whenever it is compared (two choices from three: both slow 1 time in 9).
+    // Round robin would give the slow host a third; it is busy whenever it is compared (two
+    // choices from three: both slow 1 time in 9), and each request it takes holds a client.
     int total = by_host["fast"] + by_host["slow"];
     CHECK(total > 100);
-    CHECK(by_host["slow"] * 5 < total);
+    // Under a quarter: random or round-robin picks would give it a third. Measured with three
+    // CPU burners beside the test: LEAST_REQUEST 25 of 156, peak EWMA 5 of 397.
+    CHECK(by_host["slow"] * 4 < total);
     CHECK(by_host["slow"] > 0);
   }
 }
