@@ -5,6 +5,7 @@
 
 #include <charconv>
 #include <concepts>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -48,6 +49,47 @@ template <typename... Args>
 void append(std::string* out, const Args&... args) {
   (strings_internal::appendOne(*out, args), ...);
 }
+
+// A string kept inside the object up to N bytes (an x-request-id UUID is 36), on the heap
+// only past that: for per-request fields that would otherwise allocate every time.
+template <size_t N>
+class InlineString {
+ public:
+  InlineString() = default;
+  InlineString(const InlineString& other) { assign(other.view()); }
+  InlineString& operator=(const InlineString& other) {
+    assign(other.view());
+    return *this;
+  }
+  InlineString& operator=(std::string_view s) {
+    assign(s);
+    return *this;
+  }
+  void assign(std::string_view s) {
+    if (s.size() <= N) {
+      std::char_traits<char>::move(buf_, s.data(), s.size());  // s may be our own view
+      len_ = static_cast<uint32_t>(s.size());
+      on_heap_ = false;
+      heap_.clear();
+    } else {
+      heap_.assign(s);
+      on_heap_ = true;
+    }
+  }
+  std::string_view view() const {
+    return on_heap_ ? std::string_view(heap_) : std::string_view(buf_, len_);
+  }
+  operator std::string_view() const { return view(); }  // NOLINT(google-explicit-constructor)
+  bool empty() const { return view().empty(); }
+  size_t size() const { return view().size(); }
+  bool operator==(std::string_view other) const { return view() == other; }
+
+ private:
+  char buf_[N];
+  uint32_t len_ = 0;
+  bool on_heap_ = false;
+  std::string heap_;
+};
 
 inline std::string_view sv(absl::string_view s) { return {s.data(), s.size()}; }
 

@@ -211,7 +211,7 @@ std::string LogFormat::render(const RequestHeaders& request, const StreamInfo& i
     } else if (n == "UPSTREAM_HOST") {
       if (info.upstream_host) v = info.upstream_host->toString();
     } else if (n == "UPSTREAM_CLUSTER") {
-      v = info.upstream_cluster;
+      v = info.upstream_cluster.view();
     } else if (n == "DOWNSTREAM_REMOTE_ADDRESS") {
       v = info.downstream_remote.valid() ? info.downstream_remote.toString() : "";
     } else if (n == "DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT") {
@@ -229,7 +229,7 @@ std::string LogFormat::render(const RequestHeaders& request, const StreamInfo& i
       gethostname(host, sizeof(host) - 1);
       v = host;
     } else if (n == "STREAM_ID") {
-      v = info.request_id;
+      v = info.request_id.view();
     } else if (info.downstream_tls != nullptr) {
       // Envoy joins several SANs with commas.
       const net::TlsInfo& t = *info.downstream_tls;

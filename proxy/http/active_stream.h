@@ -13,6 +13,7 @@
 
 #include "absl/container/inlined_vector.h"
 #include "proxy/common/strings.h"
+#include "proxy/common/thread_cache.h"
 #include "proxy/event/timeout.h"
 #include "proxy/http/access_log.h"
 #include "proxy/http/conn_manager.h"
@@ -46,7 +47,7 @@ class ResponseEncoder {
 
 // --- ActiveStream: one request/response exchange ---
 
-class ActiveStream : public FilterCallbacks {
+class ActiveStream : public FilterCallbacks, public ThreadCached<ActiveStream> {
  public:
   ActiveStream(const ConnManagerShared& shared, server::Worker& worker, ResponseEncoder& encoder,
                const server::ConnectionInfo& info, ConnManagerStats& stats, std::string protocol,
@@ -271,7 +272,9 @@ class ActiveStream : public FilterCallbacks {
     bool regenerate =
         rid == nullptr || rid->empty() || (c.use_remote_address && !c.preserve_external_request_id);
     if (regenerate && c.generate_request_id) {
-      h.set("x-request-id", newRequestId());
+      char id[kRequestIdSize];
+      writeRequestId(id);
+      h.set("x-request-id", std::string_view(id, sizeof(id)));
       rid = h.get("x-request-id");
     }
     if (rid != nullptr) info_.request_id = *rid;

@@ -91,5 +91,8 @@ class ConnManagerFactory : public server::NetworkFilterFactory {
 
 // Envoy's x-request-id: a random UUID (version 4).
 std::string newRequestId();
+// The same into out[0, kRequestIdSize).
+constexpr size_t kRequestIdSize = 36;
+void writeRequestId(char* out);
 
 }  // namespace remora::http

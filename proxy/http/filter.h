@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "proxy/common/strings.h"
 #include "proxy/http/headers.h"
 #include "proxy/net/address.h"
 #include "proxy/net/tls_info.h"
@@ -60,9 +61,9 @@ struct StreamInfo {
   uint32_t flags = 0;
   std::string response_code_details;  // "via_upstream", "route_not_found", ...
   std::string protocol;               // "HTTP/1.1", "HTTP/2"
-  std::string request_id;
+  InlineString<40> request_id;        // x-request-id; a generated one never allocates
   std::string route_name;
-  std::string upstream_cluster;
+  InlineString<64> upstream_cluster;  // Istio's "outbound|port||fqdn" names mostly fit
   std::optional<net::Address> upstream_host;
   net::Address downstream_local;
   net::Address downstream_remote;

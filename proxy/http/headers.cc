@@ -5,8 +5,84 @@
 
 namespace remora::http {
 
+namespace {
+
+// Spare header storage, per thread. Bounded in count and in what each storage may keep: at
+// most 64 x 32 x (64 + 2 x 256) bytes (about 1.2 MiB) per worker, usually a few dozen KiB.
+constexpr size_t kPoolMax = 64;         // storages kept
+constexpr size_t kPoolMaxSlots = 32;    // entries a kept storage may have room for
+constexpr size_t kPoolMaxString = 256;  // a longer string is freed, not kept
+constexpr size_t kInitialSlots = 16;    // typical blocks never grow past it
+
+struct SlotPool {
+  std::vector<std::vector<HeaderMap::Entry>> free;
+  SlotPool();
+  ~SlotPool();
+};
+// This thread's pool: not made yet, alive, or destroyed (at thread exit; a map that outlives
+// it frees its own storage).
+enum class PoolState : uint8_t { None, Alive, Gone };
+thread_local PoolState t_pool_state = PoolState::None;
+thread_local SlotPool t_pool;
+
+SlotPool::SlotPool() {
+  free.reserve(kPoolMax);
+  t_pool_state = PoolState::Alive;
+}
+SlotPool::~SlotPool() { t_pool_state = PoolState::Gone; }
+
+SlotPool* pool() {
+  if (t_pool_state == PoolState::Alive) return &t_pool;
+  if (t_pool_state == PoolState::None) {
+    SlotPool* p = &t_pool;  // constructs it
+    return p;
+  }
+  return nullptr;
+}
+
+std::vector<HeaderMap::Entry> takeStorage() {
+  SlotPool* p = pool();
+  if (p != nullptr && !p->free.empty()) {
+    std::vector<HeaderMap::Entry> v = std::move(p->free.back());
+    p->free.pop_back();
+    return v;
+  }
+  std::vector<HeaderMap::Entry> v;
+  v.reserve(kInitialSlots);
+  return v;
+}
+
+}  // namespace
+
+void HeaderMap::release() {
+  size_ = 0;
+  bytes_ = 0;
+  if (slots_.capacity() == 0) return;
+  SlotPool* p = pool();
+  if (p != nullptr && p->free.size() < kPoolMax && slots_.capacity() <= kPoolMaxSlots) {
+    for (Entry& e : slots_) {
+      if (e.name.capacity() > kPoolMaxString) std::string().swap(e.name);
+      if (e.value.capacity() > kPoolMaxString) std::string().swap(e.value);
+    }
+    p->free.push_back(std::move(slots_));
+  }
+  std::vector<Entry>().swap(slots_);
+}
+
+HeaderMap::HeaderMap(const HeaderMap& other) {
+  for (const Entry& e : other.entries()) add(e.name, e.value);
+}
+
+HeaderMap& HeaderMap::operator=(const HeaderMap& other) {
+  if (this != &other) {
+    clear();
+    for (const Entry& e : other.entries()) add(e.name, e.value);
+  }
+  return *this;
+}
+
 const std::string* HeaderMap::get(std::string_view name) const {
-  for (const auto& e : entries_) {
+  for (const auto& e : entries()) {
     if (e.name == name) return &e.value;
   }
   return nullptr;
@@ -14,7 +90,7 @@ const std::string* HeaderMap::get(std::string_view name) const {
 
 std::string HeaderMap::getJoined(std::string_view name) const {
   std::string out;
-  for (const auto& e : entries_) {
+  for (const auto& e : entries()) {
     if (e.name != name) continue;
     if (!out.empty()) out += ", ";
     out += e.value;
@@ -23,24 +99,52 @@ std::string HeaderMap::getJoined(std::string_view name) const {
 }
 
 size_t HeaderMap::count(std::string_view name) const {
-  return static_cast<size_t>(std::count_if(entries_.begin(), entries_.end(),
-                                           [&](const Entry& e) { return e.name == name; }));
+  auto all = entries();
+  return static_cast<size_t>(
+      std::count_if(all.begin(), all.end(), [&](const Entry& e) { return e.name == name; }));
 }
 
-void HeaderMap::add(std::string name, std::string value) {
-  if (entries_.empty()) entries_.reserve(16);  // typical blocks never reallocate
+void HeaderMap::add(std::string_view name, std::string_view value) {
+  // An empty map without storage: the views cannot point into it.
+  if (slots_.capacity() == 0) slots_ = takeStorage();
+  if (size_ < slots_.size()) {
+    // A spare slot: no entry refers to it, and a view into it would be a stale one.
+    Entry& e = slots_[size_];
+    e.name.assign(name);
+    e.value.assign(value);
+  } else {
+    // Built before the vector may move, so views into this map stay valid meanwhile.
+    Entry e{std::string(name), std::string(value)};
+    slots_.push_back(std::move(e));
+  }
   bytes_ += name.size() + value.size();
-  entries_.push_back({std::move(name), std::move(value)});
+  ++size_;
 }
 
-void HeaderMap::set(std::string_view name, std::string value) {
-  remove(name);
-  add(std::string(name), std::move(value));
+void HeaderMap::set(std::string_view name, std::string_view value) {
+  if (remove(name) == 0) {
+    add(name, value);
+    return;
+  }
+  // The removed entries sit past size_; the views may point into them, and add() reuses the
+  // first: so the value is kept whole before the slot is rewritten.
+  std::string copy(value);
+  add(name, copy);
 }
 
 size_t HeaderMap::remove(std::string_view name) {
   if (!has(name)) return 0;  // the usual case: nothing moves
   return removeIf([&](const Entry& e) { return e.name == name; });
+}
+
+void RequestHeaders::clear() {
+  method.clear();
+  scheme.clear();
+  authority.clear();
+  path.clear();
+  protocol.clear();
+  headers.clear();
+  http_minor = 1;
 }
 
 std::string_view RequestHeaders::pathOnly() const {
@@ -55,35 +159,8 @@ std::string_view RequestHeaders::query() const {
   return q == std::string_view::npos ? std::string_view() : p.substr(q + 1);
 }
 
-bool isTokenChar(unsigned char c) {
-  if (c >= '0' && c <= '9') return true;
-  if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') return true;
-  switch (c) {
-    case '!':
-    case '#':
-    case '$':
-    case '%':
-    case '&':
-    case '\'':
-    case '*':
-    case '+':
-    case '-':
-    case '.':
-    case '^':
-    case '_':
-    case '`':
-    case '|':
-    case '~':
-      return true;
-    default:
-      return false;
-  }
-}
-
 void toLower(std::string& s) {
-  for (char& c : s) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
-  }
+  for (char& c : s) c = lowerAscii(static_cast<unsigned char>(c));
 }
 
 bool equalsIgnoreCase(std::string_view a, std::string_view b) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -12,12 +13,36 @@
 
 namespace remora::http {
 
+// Storage is recycled: removing or clearing entries keeps their strings (and capacity) for the
+// next add, and a map's storage goes back to a per-thread pool when the map dies, to be taken
+// by the next map that needs one. A request and its response then cost no allocation once a
+// worker is warm, and no idle connection holds header storage.
 class HeaderMap {
  public:
   struct Entry {
     std::string name;  // lower case
     std::string value;
   };
+
+  HeaderMap() = default;
+  HeaderMap(const HeaderMap& other);
+  HeaderMap& operator=(const HeaderMap& other);
+  HeaderMap(HeaderMap&& other) noexcept
+      : slots_(std::move(other.slots_)), size_(other.size_), bytes_(other.bytes_) {
+    other.slots_.clear();
+    other.size_ = 0;
+    other.bytes_ = 0;
+  }
+  HeaderMap& operator=(HeaderMap&& other) noexcept {
+    // Swapped: our old storage stays with `other` (emptied), to be reused or pooled there.
+    slots_.swap(other.slots_);
+    size_ = other.size_;
+    bytes_ = other.bytes_;
+    other.size_ = 0;
+    other.bytes_ = 0;
+    return *this;
+  }
+  ~HeaderMap() { release(); }
 
   // The first value of `name` (lower case), or nullptr.
   const std::string* get(std::string_view name) const;
@@ -26,35 +51,47 @@ class HeaderMap {
   bool has(std::string_view name) const { return get(name) != nullptr; }
   size_t count(std::string_view name) const;
 
-  // Adds an entry (name must be lower case).
-  void add(std::string name, std::string value);
-  // Replaces every entry of `name` with one.
-  void set(std::string_view name, std::string value);
-  // Removes every entry of `name`; returns how many went.
+  // Adds an entry (name must be lower case). The views may point into this map.
+  void add(std::string_view name, std::string_view value);
+  // Replaces every entry of `name` with one, at the end. `value` may point into this map;
+  // `name` must not (entries move while the old ones are removed).
+  void set(std::string_view name, std::string_view value);
+  // Removes every entry of `name` (not a view into this map); returns how many went.
   size_t remove(std::string_view name);
   template <typename Pred>
   size_t removeIf(Pred pred) {
-    size_t before = entries_.size();
-    std::erase_if(entries_, [&](const Entry& e) {
-      if (!pred(e)) return false;
-      bytes_ -= e.name.size() + e.value.size();
-      return true;
-    });
-    return before - entries_.size();
+    // A stable partition by swaps: the removed entries end up past size_, strings kept.
+    size_t kept = 0;
+    for (size_t i = 0; i < size_; ++i) {
+      Entry& e = slots_[i];
+      if (pred(static_cast<const Entry&>(e))) {
+        bytes_ -= e.name.size() + e.value.size();
+        continue;
+      }
+      if (kept != i) std::swap(slots_[kept], e);
+      ++kept;
+    }
+    size_t removed = size_ - kept;
+    size_ = kept;
+    return removed;
   }
   void clear() {
-    entries_.clear();
+    size_ = 0;
     bytes_ = 0;
   }
 
-  const std::vector<Entry>& entries() const { return entries_; }
-  size_t size() const { return entries_.size(); }
-  bool empty() const { return entries_.empty(); }
+  std::span<const Entry> entries() const { return {slots_.data(), size_}; }
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
   // Sum of name and value lengths (for the header size limit).
   size_t byteSize() const { return bytes_; }
 
+  // Hands the storage to this thread's pool now (the map is left empty).
+  void release();
+
  private:
-  std::vector<Entry> entries_;
+  std::vector<Entry> slots_;  // [0, size_) are the entries; the rest is spare storage
+  size_t size_ = 0;
   size_t bytes_ = 0;
 };
 
@@ -68,6 +105,8 @@ struct RequestHeaders {
   // HTTP/1 minor version of the request line (0 or 1); 1 for HTTP/2.
   int http_minor = 1;
 
+  // Empties every field, keeping the strings' storage.
+  void clear();
   std::string_view pathOnly() const;  // path without the query
   std::string_view query() const;     // after '?', or empty
 };
@@ -75,10 +114,35 @@ struct RequestHeaders {
 struct ResponseHeaders {
   uint32_t status = 200;
   HeaderMap headers;
+
+  void clear() {
+    status = 200;
+    headers.clear();
+  }
 };
 
+namespace headers_internal {
+// Bit 0: an RFC 9110 5.6.2 token character. The table's second half is the ASCII lower case.
+struct CharTables {
+  uint8_t token[256];
+  char lower[256];
+  constexpr CharTables() : token(), lower() {
+    for (int c = 0; c < 256; ++c) {
+      bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+      bool sym = c == '!' || c == '#' || c == '$' || c == '%' || c == '&' || c == '\'' ||
+                 c == '*' || c == '+' || c == '-' || c == '.' || c == '^' || c == '_' || c == '`' ||
+                 c == '|' || c == '~';
+      token[c] = alnum || sym ? 1 : 0;
+      lower[c] = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
+    }
+  }
+};
+inline constexpr CharTables kCharTables;
+}  // namespace headers_internal
+
 // RFC 9110 5.6.2 token characters (method names, header names).
-bool isTokenChar(unsigned char c);
+inline bool isTokenChar(unsigned char c) { return headers_internal::kCharTables.token[c] != 0; }
+inline char lowerAscii(unsigned char c) { return headers_internal::kCharTables.lower[c]; }
 // Lower-cases ASCII in place.
 void toLower(std::string& s);
 bool equalsIgnoreCase(std::string_view a, std::string_view b);

@@ -78,8 +78,9 @@ void Http1Parser::finish() {
 
 int Http1Parser::onMessageBegin(llhttp_t* p) {
   Http1Parser* s = self(p);
-  s->request_ = RequestHeaders();
-  s->response_ = ResponseHeaders();
+  // Cleared, not replaced: the strings' storage serves the next message.
+  s->request_.clear();
+  s->response_.clear();
   s->trailers_.clear();
   s->field_.clear();
   s->value_.clear();
@@ -122,14 +123,19 @@ int Http1Parser::onStatus(llhttp_t* p, const char* at, size_t len) {
 
 int Http1Parser::onHeaderField(llhttp_t* p, const char* at, size_t len) {
   Http1Parser* s = self(p);
+  // Checked and lower-cased in one pass.
+  size_t old = s->field_.size();
+  s->field_.resize(old + len);
+  char* out = s->field_.data() + old;
   for (size_t i = 0; i < len; ++i) {
+    auto c = static_cast<unsigned char>(at[i]);
     // llhttp 8 lets "Name : value" through; RFC 9112 5.1 says reject (smuggling vector).
-    if (!isTokenChar(static_cast<unsigned char>(at[i]))) {
+    if (!isTokenChar(c)) {
       return s->fail(400,
                      "http1.invalid_header_name: whitespace or a bad character in a field name");
     }
+    out[i] = lowerAscii(c);
   }
-  s->field_.append(at, len);
   return s->addBytes(len);
 }
 
@@ -153,18 +159,19 @@ int Http1Parser::commitHeader() {
   }
   // Trailing whitespace is not part of the value (RFC 9110 5.5).
   while (!value_.empty() && (value_.back() == ' ' || value_.back() == '\t')) value_.pop_back();
-  toLower(field_);
+  // field_ is lower case already (onHeaderField).
+  // Copied, not moved: field_ and value_ keep their storage for the next field.
   if (in_trailers_) {
-    trailers_.add(std::move(field_), std::move(value_));
+    trailers_.add(field_, value_);
   } else if (mode_ == Mode::Request && field_ == "host") {
     if (!request_.authority.empty() || host_seen_) {
       return fail(400, "http1.multiple_host: more than one Host field");
     }
     host_seen_ = true;
-    request_.authority = std::move(value_);
+    request_.authority.assign(value_);
   } else {
     HeaderMap& h = mode_ == Mode::Request ? request_.headers : response_.headers;
-    h.add(std::move(field_), std::move(value_));
+    h.add(field_, value_);
   }
   field_.clear();
   value_.clear();
@@ -341,14 +348,44 @@ std::string lastChunk(const HeaderMap& trailers) {
   return out;
 }
 
+namespace {
+
+// The hop-by-hop fields RFC 9110 7.6.1 names (and the legacy ones), by length first: most
+// names are none of them and cost one switch.
+bool namedHopByHop(std::string_view n) {
+  switch (n.size()) {
+    case 2:
+      return n == "te";
+    case 7:
+      return n == "upgrade" || n == "trailer";
+    case 10:
+      return n == "connection" || n == "keep-alive";
+    case 16:
+      return n == "proxy-connection";
+    case 17:
+      return n == "transfer-encoding";
+    case 18:
+      return n == "proxy-authenticate";
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
 void removeHopByHop(HeaderMap& headers) {
   // Fields the Connection header lists are hop-by-hop too. Their names, comma-separated, are
   // copied (entries move while being removed); "keep-alive" and "close" fit in the string.
   std::string listed;
+  bool any = false;
   for (const auto& e : headers.entries()) {
-    if (e.name != "connection") continue;
-    listed += e.value;
-    listed += ',';
+    if (!namedHopByHop(e.name)) continue;
+    if (e.name == "te" && equalsIgnoreCase(e.value, "trailers")) continue;
+    any = true;
+    if (e.name == "connection") {
+      listed += e.value;
+      listed += ',';
+    }
   }
   auto isListed = [&](std::string_view name) {
     std::string_view rest = listed;
@@ -364,25 +401,13 @@ void removeHopByHop(HeaderMap& headers) {
     }
     return false;
   };
-  static constexpr std::string_view kHopByHop[] = {
-      "connection",         "keep-alive", "proxy-connection", "transfer-encoding", "upgrade",
-      "proxy-authenticate", "te",         "trailer"};
-  auto hopByHop = [&](const HeaderMap::Entry& e) {
-    if (e.name == "te" && equalsIgnoreCase(e.value, "trailers")) return false;
-    for (auto h : kHopByHop) {
-      if (e.name == h) return true;
-    }
-    return !listed.empty() && isListed(e.name);
-  };
   // Most blocks have none of them: nothing moves then.
-  bool any = false;
-  for (const auto& e : headers.entries()) {
-    if (hopByHop(e)) {
-      any = true;
-      break;
-    }
-  }
-  if (any) headers.removeIf(hopByHop);
+  if (!any) return;
+  headers.removeIf([&](const HeaderMap::Entry& e) {
+    if (e.name == "te" && equalsIgnoreCase(e.value, "trailers")) return false;
+    if (namedHopByHop(e.name)) return true;
+    return !listed.empty() && isListed(e.name);
+  });
 }
 
 }  // namespace remora::http

@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "absl/container/flat_hash_map.h"
 #include "proxy/http/route_table.h"
@@ -22,8 +23,8 @@ struct Snapshot {
   // Every listener by address, for use_original_dst hand-off.
   absl::flat_hash_map<net::Address, ListenerSharedPtr> by_address;
 
-  const upstream::ClusterSharedPtr* cluster(const std::string& name) const {
-    auto it = clusters.find(name);
+  const upstream::ClusterSharedPtr* cluster(std::string_view name) const {
+    auto it = clusters.find(absl::string_view(name.data(), name.size()));  // no key copy
     return it == clusters.end() ? nullptr : &it->second;
   }
   const http::RouteTable* routeTable(const std::string& name) const {

@@ -15,6 +15,7 @@
 #include "proxy/common/hash.h"
 #include "proxy/common/log.h"
 #include "proxy/common/strings.h"
+#include "proxy/common/thread_cache.h"
 #include "proxy/event/timeout.h"
 #include "proxy/http/http1_parser.h"
 #include "proxy/http/route_table.h"
@@ -54,7 +55,8 @@ bool grpcRetriable(uint32_t on, std::string_view status) {
 
 class Router : public http::HttpFilter,
                public upstream::ConnPool::Callbacks,
-               public upstream::UpstreamStreamCallbacks {
+               public upstream::UpstreamStreamCallbacks,
+               public ThreadCached<Router> {
  public:
   explicit Router(event::TimeoutQueues& timeouts)
       : timer_(timeouts, [this] { onTimeout(); }),
@@ -83,7 +85,7 @@ class Router : public http::HttpFilter,
     }
     uint64_t random = randomValue();
     picked_ = route->pickCluster(random);
-    std::string name(route->clusterName(headers, random));
+    std::string_view name = route->clusterName(headers, random);
     server::Worker& worker = callbacks_->worker();
     const upstream::ClusterSharedPtr* cluster = worker.snapshot().cluster(name);
     http::StreamInfo& info = callbacks_->streamInfo();
