@@ -13,6 +13,9 @@ python3 tools/lint/test_names.py
 build=${REMORA_BUILD_DIR:-$root/build}
 export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
 export CCACHE_BASEDIR=$root
+# ccache's 5 GB default holds about two builds of this tree (protobuf and gRPC code is large),
+# so a clone in a new directory used to evict what the last one left; one build is ~2.5 GB.
+[ -n "${CCACHE_MAXSIZE:-}" ] || export CCACHE_MAXSIZE=12G
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build" -j "$(nproc)"
 

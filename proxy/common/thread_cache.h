@@ -10,11 +10,18 @@
 
 namespace remora {
 
+#if defined(__SANITIZE_ADDRESS__)
+// AddressSanitizer sees use-after-free only in blocks that really go back to the allocator.
+inline constexpr bool kThreadCacheEnabled = false;
+#else
+inline constexpr bool kThreadCacheEnabled = true;
+#endif
+
 template <typename T, size_t kMax = 128>
 class ThreadCached {
  public:
   static void* operator new(size_t size) {
-    if (size == sizeof(T)) {
+    if (kThreadCacheEnabled && size == sizeof(T)) {
       List* list = threadList();
       if (list != nullptr && list->head != nullptr) {
         Node* n = list->head;
@@ -28,7 +35,7 @@ class ThreadCached {
 
   static void operator delete(void* p, size_t size) {
     if (p == nullptr) return;
-    if (size == sizeof(T)) {
+    if (kThreadCacheEnabled && size == sizeof(T)) {
       List* list = threadList();
       if (list != nullptr && list->count < kMax) {
         Node* n = static_cast<Node*>(p);

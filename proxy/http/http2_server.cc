@@ -8,6 +8,7 @@
 
 #include "proxy/common/log.h"
 #include "proxy/common/strings.h"
+#include "proxy/common/thread_cache.h"
 #include "proxy/http/active_stream.h"
 
 namespace remora::http {
@@ -27,7 +28,7 @@ constexpr size_t kConnectionOutputLimit = 16 << 20;
 
 class Http2ServerConnection;
 
-struct H2Stream : public ResponseEncoder {
+struct H2Stream : public ResponseEncoder, public ThreadCached<H2Stream> {
   H2Stream(Http2ServerConnection& c, int32_t stream_id) : conn(c), id(stream_id) {}
 
   // --- ResponseEncoder ---
@@ -356,7 +357,7 @@ class Http2ServerConnection : public server::Session,
     }
     if (s->headers_done) {
       if (!n.empty() && n[0] == ':') return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-      s->trailers.add(std::string(n), std::string(v));
+      s->trailers.add(n, v);
       return 0;
     }
     RequestHeaders& r = s->request;
@@ -373,7 +374,7 @@ class Http2ServerConnection : public server::Session,
     } else if (n == "host") {
       if (r.authority.empty()) r.authority = v;
     } else {
-      r.headers.add(std::string(n), std::string(v));
+      r.headers.add(n, v);
     }
     return 0;
   }

@@ -8,6 +8,7 @@
 
 #include "proxy/common/log.h"
 #include "proxy/common/strings.h"
+#include "proxy/common/thread_cache.h"
 #include "proxy/event/timer.h"
 #include "proxy/net/connection.h"
 
@@ -90,7 +91,7 @@ class H2Connection : public net::Connection::Callbacks {
   void shutdownGracefully();
 };
 
-class H2Stream : public UpstreamRequest {
+class H2Stream : public UpstreamRequest, public ThreadCached<H2Stream> {
  public:
   explicit H2Stream(H2Connection& c) : conn_(c) {}
   const net::Address& host() const override { return conn_.host(); }
@@ -170,7 +171,7 @@ class H2Stream : public UpstreamRequest {
   // --- From the connection ---
   void onHeader(std::string_view name, std::string_view value) {
     if (headers_done_) {
-      if (!name.empty() && name[0] != ':') trailers_in_.add(std::string(name), std::string(value));
+      if (!name.empty() && name[0] != ':') trailers_in_.add(name, value);
       return;
     }
     if (name == ":status") {
@@ -178,7 +179,7 @@ class H2Stream : public UpstreamRequest {
       parseInt(value, &s);
       response_.status = static_cast<uint32_t>(s);
     } else if (!name.empty() && name[0] != ':') {
-      response_.headers.add(std::string(name), std::string(value));
+      response_.headers.add(name, value);
     }
   }
 

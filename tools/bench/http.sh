@@ -7,7 +7,11 @@
 #   nginx   - NGINX as a reverse proxy, worker_processes 1, upstream keepalive
 # Latency: a constant request rate (tools/bench/http_load.cc) far below saturation; added
 # latency = the proxy's percentile minus the direct path's. CPU: wrk at saturation; the proxy's
-# user+system CPU-seconds per 1,000 requests. --h2 adds h2load over h2c (prior knowledge)
+# user+system CPU-seconds per 1,000 requests. With two cores the client side (wrk and the
+# upstream) saturates about when the proxy does, and a proxy that finishes its work sooner then
+# sleeps and wakes more, which is charged to its CPU: so CPU is also measured at a fixed high
+# rate (--cpu-rate, default 20,000 req/s, below every path's saturation), where every proxy
+# does the same work at the same pace. --h2 adds h2load over h2c (prior knowledge)
 # through remora and through nghttpx (one worker) to the same HTTP/1.1 upstream.
 # --resilience adds remora-res: the same remora with a retry policy (5xx, reset,
 # connect-failure; 2 retries; per-try timeout; previous-hosts predicate) and outlier detection
@@ -15,7 +19,7 @@
 # Circuit breakers are on in both (Envoy's defaults always apply).
 #   tools/bench/http.sh [--rate RPS] [--connections N] [--duration S] [--rounds N]
 #                       [--sat-duration S] [--sat-connections N] [--sat-rounds N] [--h2]
-#                       [--resilience]
+#                       [--resilience] [--cpu-rate RPS]
 #                       [--only direct,remora,haproxy,nginx]
 # Pinning (BENCH_PIN=0 turns it off): the proxy under test on CPU 1; the client, wrk and the
 # upstream on CPU 0. REMORA_BIN runs that binary instead of building $REMORA_BUILD_DIR.
@@ -23,7 +27,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
 args=("$@")
-RATE=2000 CONNS=20 DURATION=20 ROUNDS=3 SAT_DURATION=15 SAT_CONNS=50 SAT_ROUNDS=3 ONLY=direct,remora,haproxy,nginx H2=0 RES=0
+RATE=2000 CONNS=20 DURATION=20 ROUNDS=3 SAT_DURATION=15 SAT_CONNS=50 SAT_ROUNDS=3 ONLY=direct,remora,haproxy,nginx H2=0 RES=0 CPU_RATE=20000
 while [ $# -gt 0 ]; do
   case $1 in
     --rate) RATE=$2; shift 2 ;;
@@ -36,7 +40,8 @@ while [ $# -gt 0 ]; do
     --only) ONLY=$2; shift 2 ;;
     --h2) H2=1; shift ;;
     --resilience) RES=1; shift ;;
-    *) sed -n '2,16p' "$0" >&2; exit 2 ;;
+    --cpu-rate) CPU_RATE=$2; shift 2 ;;
+    *) sed -n '2,20p' "$0" >&2; exit 2 ;;
   esac
 done
 [ "$(id -u)" -eq 0 ] || exec sudo -E "$0" "${args[@]}"
@@ -298,6 +303,24 @@ for r in $(seq "$SAT_ROUNDS"); do
     [ -n "$non2xx" ] && NOTE[$p]+=" wrk non-2xx in round $r: $non2xx;"
   done
 done
+# CPU at a fixed rate: the same rounds, each path in turn, with the constant-rate client.
+declare -A FIXR FIXK
+for r in $(seq "$SAT_ROUNDS"); do
+  for p in "${paths[@]}"; do
+    pid=${PID[$p]:-}
+    [ -n "$pid" ] || continue
+    echo "http.sh: round $r/$SAT_ROUNDS: $p at $CPU_RATE req/s for CPU ..." >&2
+    c0=$(cpu_ticks "$pid")
+    l=$("${ON_CLIENT[@]}" "$work/http_load" "127.0.0.1:${PORT[$p]}" /1k "$CPU_RATE" "$SAT_CONNS" "$SAT_DURATION" 0) || true
+    c1=$(cpu_ticks "$pid")
+    ok=$(field ok "$l")
+    FIXR[$p]+="$(awk -v t=$((c1 - c0)) -v hz="$HZ" -v n="${ok:-0}" 'BEGIN { printf "%.4f", n > 0 ? t / hz / n * 1000 : 0 }') ok=${ok:-0} errors=$(field errors "$l") p50_us=$(field p50_us "$l")"$'\n'
+  done
+done
+for p in "${paths[@]}"; do
+  [ -n "${FIXR[$p]:-}" ] || continue
+  FIXK[$p]=$(cut -d' ' -f1 <<<"${FIXR[$p]%$'\n'}" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
+done
 # The median round by CPU per request (by throughput for the direct path).
 for p in "${paths[@]}"; do
   SAT[$p]=$(awk '{
@@ -364,10 +387,11 @@ echo "HTTP/1.1 benchmark: $(date -u +%F), $(nproc) cores ($(uname -r)), load ave
 echo "tools/bench/http.sh ${args[*]}"
 echo "GET 1 KiB, keep-alive; fixed rate $RATE req/s over $CONNS connections for ${DURATION}s (after 2 s warm-up),"
 echo "$ROUNDS rounds taking turns, median of the rounds' percentiles;"
-echo "saturation: wrk -t1 -c$SAT_CONNS -d${SAT_DURATION}s, $SAT_ROUNDS rounds taking turns, the median round by CPU per request; $PIN"
+echo "saturation: wrk -t1 -c$SAT_CONNS -d${SAT_DURATION}s, $SAT_ROUNDS rounds taking turns, the median round by CPU per request;"
+echo "fixed-rate CPU: $CPU_RATE req/s over $SAT_CONNS connections for ${SAT_DURATION}s, $SAT_ROUNDS rounds taking turns, the median; $PIN"
 echo
-echo "| path       | p50 µs | p90 µs | p99 µs | max µs | added p50 µs | added p99 µs | sat. req/s | proxy CPU % | CPU-s per 1,000 req |"
-echo "| ---------- | -----: | -----: | -----: | -----: | -----------: | -----------: | ---------: | ----------: | ------------------: |"
+echo "| path       | p50 µs | p90 µs | p99 µs | max µs | added p50 µs | added p99 µs | sat. req/s | proxy CPU % | CPU-s per 1,000 req | at $CPU_RATE req/s |"
+echo "| ---------- | -----: | -----: | -----: | -----: | -----------: | -----------: | ---------: | ----------: | ------------------: | ---------: |"
 declare -A ADD50 ADD99 CPUK
 for p in "${paths[@]}"; do
   LAT_P=${LAT[$p]}
@@ -387,13 +411,13 @@ for p in "${paths[@]}"; do
     CPUK[$p]=$cpk
   fi
   rps=$(awk -v n="$reqs" -v s="$secs" 'BEGIN { printf "%.0f", n / s }')
-  printf '| %-10s | %6s | %6s | %6s | %6s | %12s | %12s | %10s | %11s | %19s |\n' \
-    "$p" "$p50" "$p90" "$p99" "$mx" "$a50" "$a99" "$rps" "$cpu" "$cpk"
+  printf '| %-10s | %6s | %6s | %6s | %6s | %12s | %12s | %10s | %11s | %19s | %10s |\n' \
+    "$p" "$p50" "$p90" "$p99" "$mx" "$a50" "$a99" "$rps" "$cpu" "$cpk" "${FIXK[$p]:-–}"
 done
 echo
 for p in "${paths[@]}"; do
   LAT_P=${LAT[$p]}
-  echo "$p: rate runs: $(total ok) ok, $(total non2xx) non-2xx, $(total errors) errors, $(total late) waited for their connection; p50 by round: $(sed -n 's/.*p50_us=\([^ ]*\).*/\1/p' <<<"$LAT_P" | tr '\n' ' ')µs; saturation (median round): ${SAT[$p]};${NOTE[$p]}"
+  echo "$p: rate runs: $(total ok) ok, $(total non2xx) non-2xx, $(total errors) errors, $(total late) waited for their connection; p50 by round: $(sed -n 's/.*p50_us=\([^ ]*\).*/\1/p' <<<"$LAT_P" | tr '\n' ' ')µs; saturation (median round): ${SAT[$p]};${FIXR[$p]:+ at $CPU_RATE req/s by round: $(tr '\n' ';' <<<"${FIXR[$p]%$'\n'}")}${NOTE[$p]}"
 done
 if [ -n "${ADD50[remora]:-}${CPUK[remora]:-}" ]; then
   best() {  # best MAPNAME: the lower of haproxy's and nginx's value, with the name
@@ -409,6 +433,8 @@ if [ -n "${ADD50[remora]:-}${CPUK[remora]:-}" ]; then
   [ -n "$b" ] && [ -n "${ADD50[remora]:-}" ] && echo "target added p50: remora ${ADD50[remora]} µs vs $bn $b µs: $(awk -v r="${ADD50[remora]}" -v b="$b" 'BEGIN { print (r <= b) ? "met" : "NOT met" }')"
   read -r b bn <<<"$(best CPUK)"
   [ -n "$b" ] && [ -n "${CPUK[remora]:-}" ] && echo "target CPU per request: remora ${CPUK[remora]} vs $bn $b CPU-s per 1,000 (ratio $(awk -v r="${CPUK[remora]}" -v b="$b" 'BEGIN { printf "%.2f", r / b }')): $(awk -v r="${CPUK[remora]}" -v b="$b" 'BEGIN { print (r <= b) ? "met" : "NOT met" }')"
+  read -r b bn <<<"$(best FIXK)"
+  [ -n "$b" ] && [ -n "${FIXK[remora]:-}" ] && echo "target CPU per request at $CPU_RATE req/s: remora ${FIXK[remora]} vs $bn $b CPU-s per 1,000 (ratio $(awk -v r="${FIXK[remora]}" -v b="$b" 'BEGIN { printf "%.2f", r / b }')): $(awk -v r="${FIXK[remora]}" -v b="$b" 'BEGIN { print (r <= b) ? "met" : "NOT met" }')"
 fi
 if [ -n "${CPUK[remora-res]:-}" ] && [ -n "${CPUK[remora]:-}" ]; then
   echo

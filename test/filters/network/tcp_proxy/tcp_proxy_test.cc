@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <cstring>
 #include <future>
 #include <thread>
 
@@ -202,13 +203,17 @@ TEST_CASE("a slow reader never makes the proxy buffer past its limit", "[tcp_pro
 }
 
 TEST_CASE("refused upstream: the client is reset at once and nothing leaks", "[tcp_proxy]") {
-  uint16_t dead_port;
-  {
-    Backend closed;
-    dead_port = closed.port;
-  }
+  // A port bound but not listening: connections to it are refused, and, unlike a port that
+  // was listening and closed, nothing else (the harness's own listener) can be given it.
+  int reserved = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(bind(reserved, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == 0);
+  uint16_t dead_port = testing::boundPort(reserved);
   Harness h({.backend_port = dead_port});
   int client = h.connect();
+  INFO("connect: " << strerror(errno));
   REQUIRE(client >= 0);
   std::string got;
   auto start = std::chrono::steady_clock::now();
@@ -219,6 +224,7 @@ TEST_CASE("refused upstream: the client is reset at once and nothing leaks", "[t
   CHECK(h.clusterStats().upstream_cx_connect_fail.value() == 1);
   CHECK(testing::waitFor([&] { return h.sessions() == 0; }));
   CHECK(h.clusterStats().upstream_cx_active.value() == 0);
+  close(reserved);
 }
 
 TEST_CASE("connect timeout when the upstream never answers the SYN", "[tcp_proxy]") {
