@@ -314,7 +314,7 @@ for r in $(seq "$SAT_ROUNDS"); do
     l=$("${ON_CLIENT[@]}" "$work/http_load" "127.0.0.1:${PORT[$p]}" /1k "$CPU_RATE" "$SAT_CONNS" "$SAT_DURATION" 0) || true
     c1=$(cpu_ticks "$pid")
     ok=$(field ok "$l")
-    FIXR[$p]+="$(awk -v t=$((c1 - c0)) -v hz="$HZ" -v n="${ok:-0}" 'BEGIN { printf "%.4f", n > 0 ? t / hz / n * 1000 : 0 }') ok=${ok:-0} errors=$(field errors "$l") p50_us=$(field p50_us "$l")"$'\n'
+    FIXR[$p]+="$(awk -v t=$((c1 - c0)) -v hz="$HZ" -v n="${ok:-0}" 'BEGIN { printf "%.4f", (n > 0) ? t / hz / n * 1000 : 0 }') ok=${ok:-0} errors=$(field errors "$l") p50_us=$(field p50_us "$l")"$'\n'
   done
 done
 for p in "${paths[@]}"; do
