@@ -12,7 +12,8 @@
 # sleeps and wakes more, which is charged to its CPU: so CPU is also measured at a fixed high
 # rate (--cpu-rate, default 20,000 req/s, below every path's saturation), where every proxy
 # does the same work at the same pace. --h2 adds h2load over h2c (prior knowledge)
-# through remora and through nghttpx (one worker) to the same HTTP/1.1 upstream.
+# through remora and through nghttpx (one worker) to the same HTTP/1.1 upstream, --sat-rounds
+# rounds taking turns, the median round by CPU per request.
 # --resilience adds remora-res: the same remora with a retry policy (5xx, reset,
 # connect-failure; 2 retries; per-try timeout; previous-hosts predicate) and outlier detection
 # on the cluster, to price that machinery when nothing fails (issue 5's target: under 5%).
@@ -352,10 +353,11 @@ for p in "${paths[@]}"; do
 done
 
 # --- HTTP/2 (h2c with prior knowledge) through remora and nghttpx, saturation only ---
-declare -A H2R
+# SAT_ROUNDS rounds taking turns, like the HTTP/1.1 runs; the median round by CPU per request.
+declare -A H2R H2PORT H2PID H2ROUNDS H2CPU
 if [ "$H2" = 1 ]; then
+  h2paths=()
   for p in remora nghttpx; do
-    echo "http.sh: h2 $p ..." >&2
     if [ "$p" = remora ] && [ -n "${PID[remora]:-}" ]; then
       port=${PORT[remora]} pid=${PID[remora]}
     else
@@ -368,14 +370,28 @@ if [ "$H2" = 1 ]; then
       H2R[$p]="skipped: $p has no HTTP/2 yet (h2load $(grep -m1 -E 'requests:|error|refused' <<<"$probe" | sed 's/^ *//'))"
       continue
     fi
-    c0=$(cpu_ticks "$pid")
-    out=$("${ON_CLIENT[@]}" h2load -c "$SAT_CONNS" -m 10 -D "$SAT_DURATION" --warm-up-time=1 \
-      "http://127.0.0.1:$port/1k" 2>&1)
-    c1=$(cpu_ticks "$pid")
-    ok=$(sed -n 's/^requests: .* \([0-9]*\) succeeded.*/\1/p' <<<"$out")
-    mean=$(awk '/^time for request:/ {print $5}' <<<"$out")
-    H2R[$p]=$(awk -v ok="$ok" -v t=$((c1 - c0)) -v hz="$HZ" -v d="$SAT_DURATION" -v m="$mean" -v c="$SAT_CONNS" \
-      'BEGIN { printf "%.0f req/s, %.4f CPU-s per 1,000 requests, %.0f%% of a core, mean request time %s (h2load -c %d -m 10)", ok / d, t / hz / ok * 1000, t / hz / d * 100, m, c }')
+    H2PORT[$p]=$port H2PID[$p]=$pid
+    h2paths+=("$p")
+  done
+  for r in $(seq "$SAT_ROUNDS"); do
+    for p in "${h2paths[@]}"; do
+      echo "http.sh: h2 round $r/$SAT_ROUNDS: $p ..." >&2
+      c0=$(cpu_ticks "${H2PID[$p]}")
+      out=$("${ON_CLIENT[@]}" h2load -c "$SAT_CONNS" -m 10 -D "$SAT_DURATION" --warm-up-time=1 \
+        "http://127.0.0.1:${H2PORT[$p]}/1k" 2>&1)
+      c1=$(cpu_ticks "${H2PID[$p]}")
+      ok=$(sed -n 's/^requests: .* \([0-9]*\) succeeded.*/\1/p' <<<"$out")
+      mean=$(awk '/^time for request:/ {print $5}' <<<"$out")
+      H2ROUNDS[$p]+=$(awk -v ok="${ok:-0}" -v t=$((c1 - c0)) -v hz="$HZ" -v d="$SAT_DURATION" -v m="$mean" \
+        'BEGIN { if (ok > 0) printf "%.4f %.0f %.0f %s\n", t / hz / ok * 1000, ok / d, t / hz / d * 100, m; else print "0 0 0 -" }')$'\n'
+    done
+  done
+  for p in "${h2paths[@]}"; do
+    # The median round by CPU per request: "cpu req/s core% mean".
+    med=$(sed '/^$/d' <<<"${H2ROUNDS[$p]}" | sort -g | awk '{ l[NR] = $0 } END { print l[int((NR + 1) / 2)] }')
+    read -r cpk rps core mean <<<"$med"
+    H2CPU[$p]=$cpk
+    H2R[$p]="$rps req/s, $cpk CPU-s per 1,000 requests, $core% of a core, mean request time $mean (h2load -c $SAT_CONNS -m 10; median of $SAT_ROUNDS rounds; CPU per 1,000 by round: $(sed '/^$/d' <<<"${H2ROUNDS[$p]}" | cut -d' ' -f1 | tr '\n' ' '))"
   done
 fi
 
@@ -443,4 +459,6 @@ fi
 if [ "$H2" = 1 ]; then
   echo
   for p in remora nghttpx; do echo "h2 $p: ${H2R[$p]}"; done
+  [ -n "${H2CPU[remora]:-}" ] && [ -n "${H2CPU[nghttpx]:-}" ] &&
+    echo "h2 CPU per request, remora / nghttpx: $(awk -v r="${H2CPU[remora]}" -v b="${H2CPU[nghttpx]}" 'BEGIN { printf "%.2f", r / b }')"
 fi
