@@ -274,7 +274,9 @@ int Http1Parser::onMessageCompleteCb(llhttp_t* p) {
   s->in_message_ = false;
   s->host_seen_ = false;
   s->callbacks_.onMessageComplete(std::move(s->trailers_));
-  s->trailers_.clear();
+  // The blocks' storage goes back to the worker's pool: an idle connection holds none.
+  s->response_.headers.release();
+  s->trailers_.release();
   if (s->failed_) return HPE_USER;
   // One message at a time: the next one waits until this one is answered.
   return HPE_PAUSED;
