@@ -11,7 +11,8 @@
 namespace remora {
 
 #if defined(__SANITIZE_ADDRESS__)
-// AddressSanitizer sees use-after-free only in blocks that really go back to the allocator.
+// AddressSanitizer sees use-after-free only in memory that really goes back to the allocator:
+// sanitizer builds recycle nothing (these lists and HeaderMap's storage pool alike).
 inline constexpr bool kThreadCacheEnabled = false;
 #else
 inline constexpr bool kThreadCacheEnabled = true;

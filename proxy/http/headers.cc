@@ -9,7 +9,7 @@ namespace {
 
 // Spare header storage, per thread. Bounded in count and in what each storage may keep: at
 // most 64 x 32 x (64 + 2 x 256) bytes (about 1.2 MiB) per worker, usually a few dozen KiB.
-constexpr size_t kPoolMax = kHeaderStoragePooled ? 64 : 0;  // storages kept
+constexpr size_t kPoolMax = kThreadCacheEnabled ? 64 : 0;  // storages kept
 constexpr size_t kPoolMaxSlots = 32;    // entries a kept storage may have room for
 constexpr size_t kPoolMaxString = 256;  // a longer string is freed, not kept
 constexpr size_t kInitialSlots = 16;    // typical blocks never grow past it

@@ -11,19 +11,15 @@
 #include <utility>
 #include <vector>
 
+#include "proxy/common/thread_cache.h"
+
 namespace remora::http {
 
 // Storage is recycled: removing or clearing entries keeps their strings (and capacity) for the
 // next add, and a map's storage goes back to a per-thread pool when the map dies, to be taken
 // by the next map that needs one. A request and its response then cost no allocation once a
 // worker is warm, and no idle connection holds header storage.
-#if defined(__SANITIZE_ADDRESS__)
-// AddressSanitizer sees use-after-free only in storage that really goes back to the allocator.
-inline constexpr bool kHeaderStoragePooled = false;
-#else
-inline constexpr bool kHeaderStoragePooled = true;
-#endif
-
+// Sanitizer builds pool nothing (kThreadCacheEnabled), so ASan sees every use after free.
 class HeaderMap {
  public:
   struct Entry {
