@@ -212,8 +212,11 @@ int Http1Parser::finishRequestHead() {
     }
     r.authority = std::move(authority);
     r.scheme = std::move(scheme);
-    std::string rest = path_start == std::string::npos ? "/" : target.substr(path_start);
-    if (rest[0] == '?') rest.insert(0, "/");
+    // "http://host?q" has the path "/?q". Built by appending: GCC 12's -Wrestrict misfires on
+    // string::insert at the front (and fails -O3 builds).
+    std::string rest;
+    if (path_start == std::string::npos || target[path_start] == '?') rest.push_back('/');
+    if (path_start != std::string::npos) rest.append(target, path_start);
     target = std::move(rest);
   }
   if (r.http_minor >= 1 && !host_seen_ && r.method != "CONNECT") {

@@ -102,6 +102,12 @@ TEST_CASE("http1: absolute-form and HTTP/1.0", "[http][http1]") {
   REQUIRE(parseAll(p, "GET http://Example.com:81?q HTTP/1.1\r\nHost: other\r\n\r\n") == 0);
   CHECK(c.requests[0].authority == "Example.com:81");
   CHECK(c.requests[0].path == "/?q");
+  REQUIRE(parseAll(p, "GET http://a.example HTTP/1.1\r\nHost: a\r\n\r\n") == 0);
+  CHECK(c.requests[1].authority == "a.example");
+  CHECK(c.requests[1].path == "/");
+  REQUIRE(parseAll(p, "GET https://b.example/x/y?z=1 HTTP/1.1\r\nHost: b\r\n\r\n") == 0);
+  CHECK(c.requests[2].scheme == "https");
+  CHECK(c.requests[2].path == "/x/y?z=1");
   Collector c10;
   Http1Parser p10(Http1Parser::Mode::Request, {}, c10);
   REQUIRE(parseAll(p10, "GET / HTTP/1.0\r\n\r\n") == 0);
