@@ -1,12 +1,21 @@
-// Access log formatting and writing.
+// Access log formatting, per-worker buffering and the writer threads.
 #include "proxy/http/access_log.h"
 
 #include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <charconv>
+#include <cstring>
 #include <ctime>
+#include <map>
 
+#include "proxy/common/log.h"
 #include "proxy/common/strings.h"
+#include "proxy/stats/stats.h"
 
 namespace remora::http {
 
@@ -16,8 +25,8 @@ const char kDefaultAccessLogFormat[] =
     "%RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)% \"%REQ(X-FORWARDED-FOR)%\" \"%REQ(USER-AGENT)%\" "
     "\"%REQ(X-REQUEST-ID)%\" \"%REQ(:AUTHORITY)%\" \"%UPSTREAM_HOST%\"\n";
 
-std::string responseFlagsString(uint32_t flags) {
-  static const std::pair<ResponseFlag, const char*> kNames[] = {
+void appendResponseFlags(std::string* out, uint32_t flags) {
+  static const std::pair<ResponseFlag, std::string_view> kNames[] = {
       {ResponseFlag::FailedLocalHealthCheck, "LH"},
       {ResponseFlag::NoHealthyUpstream, "UH"},
       {ResponseFlag::UpstreamRequestTimeout, "UT"},
@@ -40,75 +49,145 @@ std::string responseFlagsString(uint32_t flags) {
       {ResponseFlag::UnauthorizedExternalService, "UAEX"},
       {ResponseFlag::RbacDenied, "RBAC"},
   };
-  std::string out;
+  bool first = true;
   for (const auto& [f, name] : kNames) {
     if ((flags & static_cast<uint32_t>(f)) == 0) continue;
-    if (!out.empty()) out += ",";
-    out += name;
+    if (!first) out->push_back(',');
+    first = false;
+    out->append(name);
   }
+}
+
+std::string responseFlagsString(uint32_t flags) {
+  std::string out;
+  appendResponseFlags(&out, flags);
   return out.empty() ? "-" : out;
 }
 
 namespace {
 
-constexpr std::string_view kOperators[] = {"START_TIME",
-                                           "REQ",
-                                           "RESP",
-                                           "PROTOCOL",
-                                           "RESPONSE_CODE",
-                                           "RESPONSE_FLAGS",
-                                           "RESPONSE_CODE_DETAILS",
-                                           "BYTES_RECEIVED",
-                                           "BYTES_SENT",
-                                           "DURATION",
-                                           "UPSTREAM_HOST",
-                                           "UPSTREAM_CLUSTER",
-                                           "DOWNSTREAM_REMOTE_ADDRESS",
-                                           "DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT",
-                                           "DOWNSTREAM_LOCAL_ADDRESS",
-                                           "DOWNSTREAM_LOCAL_ADDRESS_WITHOUT_PORT",
-                                           "ROUTE_NAME",
-                                           "UPSTREAM_REQUEST_ATTEMPT_COUNT",
-                                           "HOSTNAME",
-                                           "STREAM_ID",
-                                           "DOWNSTREAM_PEER_URI_SAN",
-                                           "DOWNSTREAM_PEER_DNS_SAN",
-                                           "DOWNSTREAM_PEER_SUBJECT",
-                                           "DOWNSTREAM_LOCAL_URI_SAN",
-                                           "DOWNSTREAM_LOCAL_SUBJECT",
-                                           "DOWNSTREAM_TLS_VERSION",
-                                           "DOWNSTREAM_TLS_CIPHER",
-                                           "REQUESTED_SERVER_NAME"};
-
-constexpr std::string_view kNumeric[] = {"RESPONSE_CODE", "BYTES_RECEIVED", "BYTES_SENT",
-                                         "DURATION", "UPSTREAM_REQUEST_ATTEMPT_COUNT"};
-
-std::string startTime(uint64_t ms) {
-  time_t secs = static_cast<time_t>(ms / 1000);
-  tm t;
-  gmtime_r(&secs, &t);
-  char buf[64];
-  size_t n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &t);
-  snprintf(buf + n, sizeof(buf) - n, ".%03uZ", static_cast<unsigned>(ms % 1000));
-  return buf;
+template <typename T>
+void appendNumber(std::string* out, T v) {
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof(buf), v);
+  out->append(buf, r.ptr);
 }
 
-std::string requestHeader(const RequestHeaders& r, std::string name) {
-  toLower(name);
-  if (name == ":method") return r.method;
-  if (name == ":path") return r.path;
-  if (name == ":authority" || name == "host") return r.authority;
-  if (name == ":scheme") return r.scheme;
-  const std::string* v = r.headers.get(name);
-  return v == nullptr ? std::string() : *v;
+// "2026-11-27T18:02:57.123Z". The text up to the seconds is kept per thread and made again
+// only when the second changes.
+void appendStartTime(std::string* out, uint64_t ms) {
+  thread_local uint64_t cached_sec = ~uint64_t{0};
+  thread_local char prefix[32];
+  thread_local size_t prefix_len = 0;
+  uint64_t sec = ms / 1000;
+  if (sec != cached_sec) {
+    time_t t = static_cast<time_t>(sec);
+    tm parts;
+    gmtime_r(&t, &parts);
+    prefix_len = strftime(prefix, sizeof(prefix), "%Y-%m-%dT%H:%M:%S.", &parts);
+    cached_sec = sec;
+  }
+  out->append(prefix, prefix_len);
+  unsigned frac = static_cast<unsigned>(ms % 1000);
+  char f[4] = {static_cast<char>('0' + frac / 100), static_cast<char>('0' + frac / 10 % 10),
+               static_cast<char>('0' + frac % 10), 'Z'};
+  out->append(f, 4);
+}
+
+void appendJoined(std::string* out, const std::vector<std::string>& xs) {  // Envoy: commas
+  for (size_t i = 0; i < xs.size(); ++i) {
+    if (i > 0) out->push_back(',');
+    out->append(xs[i]);
+  }
+}
+
+const std::string& hostname() {
+  static const std::string name = [] {
+    char host[256] = {0};
+    gethostname(host, sizeof(host) - 1);
+    return std::string(host);
+  }();
+  return name;
+}
+
+struct OperatorName {
+  std::string_view name;
+  int op;  // LogFormat::Op, or -1 for REQ and -2 for RESP (resolved by their argument)
+  bool numeric;
+};
+
+void jsonEscape(std::string* out, std::string_view s) {
+  out->push_back('"');
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      out->push_back('\\');
+      out->push_back(static_cast<char>(c));
+    } else if (c < 0x20) {
+      static const char kHex[] = "0123456789abcdef";
+      const char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
+      out->append(esc, 6);
+    } else {
+      out->push_back(static_cast<char>(c));
+    }
+  }
+  out->push_back('"');
 }
 
 }  // namespace
 
 absl::StatusOr<LogFormat> LogFormat::parse(std::string_view format) {
+  static const OperatorName kOperators[] = {
+      {"START_TIME", static_cast<int>(Op::StartTime), false},
+      {"REQ", -1, false},
+      {"RESP", -2, false},
+      {"PROTOCOL", static_cast<int>(Op::Protocol), false},
+      {"RESPONSE_CODE", static_cast<int>(Op::ResponseCode), true},
+      {"RESPONSE_FLAGS", static_cast<int>(Op::ResponseFlags), false},
+      {"RESPONSE_CODE_DETAILS", static_cast<int>(Op::ResponseCodeDetails), false},
+      {"BYTES_RECEIVED", static_cast<int>(Op::BytesReceived), true},
+      {"BYTES_SENT", static_cast<int>(Op::BytesSent), true},
+      {"DURATION", static_cast<int>(Op::Duration), true},
+      {"UPSTREAM_HOST", static_cast<int>(Op::UpstreamHost), false},
+      {"UPSTREAM_CLUSTER", static_cast<int>(Op::UpstreamCluster), false},
+      {"DOWNSTREAM_REMOTE_ADDRESS", static_cast<int>(Op::DownstreamRemoteAddress), false},
+      {"DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT",
+       static_cast<int>(Op::DownstreamRemoteAddressWithoutPort), false},
+      {"DOWNSTREAM_LOCAL_ADDRESS", static_cast<int>(Op::DownstreamLocalAddress), false},
+      {"DOWNSTREAM_LOCAL_ADDRESS_WITHOUT_PORT",
+       static_cast<int>(Op::DownstreamLocalAddressWithoutPort), false},
+      {"ROUTE_NAME", static_cast<int>(Op::RouteName), false},
+      {"UPSTREAM_REQUEST_ATTEMPT_COUNT", static_cast<int>(Op::UpstreamRequestAttemptCount), true},
+      {"HOSTNAME", static_cast<int>(Op::Hostname), false},
+      {"STREAM_ID", static_cast<int>(Op::StreamId), false},
+      {"DOWNSTREAM_PEER_URI_SAN", static_cast<int>(Op::DownstreamPeerUriSan), false},
+      {"DOWNSTREAM_PEER_DNS_SAN", static_cast<int>(Op::DownstreamPeerDnsSan), false},
+      {"DOWNSTREAM_PEER_SUBJECT", static_cast<int>(Op::DownstreamPeerSubject), false},
+      {"DOWNSTREAM_LOCAL_URI_SAN", static_cast<int>(Op::DownstreamLocalUriSan), false},
+      {"DOWNSTREAM_LOCAL_SUBJECT", static_cast<int>(Op::DownstreamLocalSubject), false},
+      {"DOWNSTREAM_TLS_VERSION", static_cast<int>(Op::DownstreamTlsVersion), false},
+      {"DOWNSTREAM_TLS_CIPHER", static_cast<int>(Op::DownstreamTlsCipher), false},
+      {"REQUESTED_SERVER_NAME", static_cast<int>(Op::RequestedServerName), false},
+  };
+  // REQ(x): the pseudo-headers live outside the header map.
+  auto requestOp = [](const std::string& lower) {
+    if (lower == ":method") return Op::ReqMethod;
+    if (lower == ":path") return Op::ReqPath;
+    if (lower == ":authority" || lower == "host") return Op::ReqAuthority;
+    if (lower == ":scheme") return Op::ReqScheme;
+    return Op::ReqHeader;
+  };
+
   LogFormat f;
   size_t i = 0;
   std::string literal;
+  bool numeric_candidate = false;
+  auto flushLiteral = [&] {
+    if (literal.empty()) return;
+    Piece p;
+    p.text = std::move(literal);
+    f.pieces_.push_back(std::move(p));
+    literal.clear();
+  };
   while (i < format.size()) {
     char c = format[i];
     if (c != '%') {
@@ -126,7 +205,9 @@ absl::StatusOr<LogFormat> LogFormat::parse(std::string_view format) {
       return absl::InvalidArgumentError(cat("access log format: unterminated operator at ", i));
     }
     std::string_view op = format.substr(i + 1, end - i - 1);
-    Piece p{Piece::Kind::Operator, "", "", "", 0};
+    Piece p;
+    std::string arg;
+    bool has_arg = false;
     // NAME, NAME(arg), NAME(arg):maxlen
     size_t paren = op.find('(');
     std::string_view name = op.substr(0, paren);
@@ -135,10 +216,11 @@ absl::StatusOr<LogFormat> LogFormat::parse(std::string_view format) {
       if (close == std::string_view::npos) {
         return absl::InvalidArgumentError(cat("access log format: missing ')' in %", op, "%"));
       }
-      std::string_view arg = op.substr(paren + 1, close - paren - 1);
-      size_t q = arg.find('?');
-      p.arg = std::string(arg.substr(0, q));
-      if (q != std::string_view::npos) p.alt = std::string(arg.substr(q + 1));
+      has_arg = true;
+      std::string_view a = op.substr(paren + 1, close - paren - 1);
+      size_t q = a.find('?');
+      arg = std::string(a.substr(0, q));
+      if (q != std::string_view::npos) p.alt = std::string(a.substr(q + 1));
       std::string_view rest = op.substr(close + 1);
       if (!rest.empty()) {
         if (rest[0] != ':' || !parseInt(rest.substr(1), &p.max_len)) {
@@ -146,203 +228,499 @@ absl::StatusOr<LogFormat> LogFormat::parse(std::string_view format) {
         }
       }
     }
-    bool known = false;
-    for (auto k : kOperators) known |= (k == name);
-    if (!known) {
+    const OperatorName* known = nullptr;
+    for (const auto& k : kOperators) {
+      if (k.name == name) known = &k;
+    }
+    if (known == nullptr) {
       return absl::InvalidArgumentError(
           cat("access log format: operator %", name, "% is not supported by remora"));
     }
-    if ((name == "REQ" || name == "RESP") && p.arg.empty()) {
-      return absl::InvalidArgumentError(cat("access log format: %", name, "% needs a header"));
+    if (known->op < 0) {  // REQ / RESP
+      if (arg.empty()) {
+        return absl::InvalidArgumentError(cat("access log format: %", name, "% needs a header"));
+      }
+      toLower(arg);
+      toLower(p.alt);
+      if (known->op == -1) {
+        p.op = requestOp(arg);
+        if (!p.alt.empty()) p.alt_op = requestOp(p.alt);
+      } else {
+        p.op = Op::RespHeader;
+        if (!p.alt.empty()) p.alt_op = Op::RespHeader;
+      }
+      p.text = std::move(arg);
+    } else {
+      if (has_arg && !arg.empty()) {
+        // START_TIME(format) and the like: a format we would not honour is refused, not
+        // rendered some other way.
+        return absl::InvalidArgumentError(
+            cat("access log format: %", op, "%: arguments to ", name, " are not supported"));
+      }
+      p.op = static_cast<Op>(known->op);
+      p.alt.clear();
     }
-    if (!literal.empty()) {
-      f.pieces_.push_back({Piece::Kind::Literal, std::move(literal), "", "", 0});
-      literal.clear();
-    }
-    p.text = std::string(name);
+    flushLiteral();
+    numeric_candidate = known->numeric;
     f.pieces_.push_back(std::move(p));
     i = end + 1;
   }
-  if (!literal.empty()) f.pieces_.push_back({Piece::Kind::Literal, std::move(literal), "", "", 0});
-  if (f.pieces_.size() == 1 && f.pieces_[0].kind == Piece::Kind::Operator) {
-    for (auto n : kNumeric) f.numeric_ |= (f.pieces_[0].text == n);
-  }
+  flushLiteral();
+  f.numeric_ = f.pieces_.size() == 1 && f.pieces_[0].op != Op::Literal && numeric_candidate;
   return f;
 }
 
-std::string LogFormat::render(const RequestHeaders& request, const StreamInfo& info) const {
-  std::string out;
+bool LogFormat::usesResponseHeaders() const {
   for (const auto& p : pieces_) {
-    if (p.kind == Piece::Kind::Literal) {
-      out += p.text;
-      continue;
-    }
-    std::string v;
-    const std::string& n = p.text;
-    if (n == "START_TIME") {
-      v = startTime(info.start_ms);
-    } else if (n == "REQ") {
-      v = requestHeader(request, p.arg);
-      if (v.empty() && !p.alt.empty()) v = requestHeader(request, p.alt);
-    } else if (n == "RESP") {
-      std::string name = p.arg;
-      toLower(name);
-      const std::string* h = info.response_headers.get(name);
-      if (h == nullptr && !p.alt.empty()) {
-        std::string alt = p.alt;
-        toLower(alt);
-        h = info.response_headers.get(alt);
-      }
-      if (h != nullptr) v = *h;
-    } else if (n == "PROTOCOL") {
-      v = info.protocol;
-    } else if (n == "RESPONSE_CODE") {
-      v = cat(info.response_code);
-    } else if (n == "RESPONSE_FLAGS") {
-      v = responseFlagsString(info.flags);
-    } else if (n == "RESPONSE_CODE_DETAILS") {
-      v = info.response_code_details;
-    } else if (n == "BYTES_RECEIVED") {
-      v = cat(info.bytes_received);
-    } else if (n == "BYTES_SENT") {
-      v = cat(info.bytes_sent);
-    } else if (n == "DURATION") {
-      v = cat(info.end_mono_ms >= info.start_mono_ms ? info.end_mono_ms - info.start_mono_ms : 0);
-    } else if (n == "UPSTREAM_HOST") {
-      if (info.upstream_host) v = info.upstream_host->toString();
-    } else if (n == "UPSTREAM_CLUSTER") {
-      v = info.upstream_cluster.view();
-    } else if (n == "DOWNSTREAM_REMOTE_ADDRESS") {
-      v = info.downstream_remote.valid() ? info.downstream_remote.toString() : "";
-    } else if (n == "DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT") {
-      v = info.downstream_remote.valid() ? info.downstream_remote.ip() : "";
-    } else if (n == "DOWNSTREAM_LOCAL_ADDRESS") {
-      v = info.downstream_local.valid() ? info.downstream_local.toString() : "";
-    } else if (n == "DOWNSTREAM_LOCAL_ADDRESS_WITHOUT_PORT") {
-      v = info.downstream_local.valid() ? info.downstream_local.ip() : "";
-    } else if (n == "ROUTE_NAME") {
-      v = info.route_name;
-    } else if (n == "UPSTREAM_REQUEST_ATTEMPT_COUNT") {
-      v = cat(info.attempts);
-    } else if (n == "HOSTNAME") {
-      char host[256] = {0};
-      gethostname(host, sizeof(host) - 1);
-      v = host;
-    } else if (n == "STREAM_ID") {
-      v = info.request_id.view();
-    } else if (info.downstream_tls != nullptr) {
-      // Envoy joins several SANs with commas.
-      const net::TlsInfo& t = *info.downstream_tls;
-      auto joined = [](const std::vector<std::string>& xs) {
-        std::string j;
-        for (const auto& x : xs) append(&j, j.empty() ? "" : ",", x);
-        return j;
-      };
-      if (n == "DOWNSTREAM_PEER_URI_SAN") {
-        v = joined(t.peer_uri_sans);
-      } else if (n == "DOWNSTREAM_PEER_DNS_SAN") {
-        v = joined(t.peer_dns_sans);
-      } else if (n == "DOWNSTREAM_PEER_SUBJECT") {
-        v = t.peer_subject;
-      } else if (n == "DOWNSTREAM_LOCAL_URI_SAN") {
-        v = joined(t.local_uri_sans);
-      } else if (n == "DOWNSTREAM_LOCAL_SUBJECT") {
-        v = t.local_subject;
-      } else if (n == "DOWNSTREAM_TLS_VERSION") {
-        v = t.version;
-      } else if (n == "DOWNSTREAM_TLS_CIPHER") {
-        v = t.cipher;
-      } else if (n == "REQUESTED_SERVER_NAME") {
-        v = t.sni;
-      }
-    }
-    if (p.max_len > 0 && v.size() > p.max_len) v.resize(p.max_len);
-    out += v.empty() ? "-" : v;
+    if (p.op == Op::RespHeader || p.alt_op == Op::RespHeader) return true;
   }
-  return out;
+  return false;
 }
 
-absl::StatusOr<std::shared_ptr<AccessLog>> AccessLog::create(const config::AccessLogConfig& c) {
+// Appends the value of one operation ("" when it has none; the caller writes "-" then).
+void LogFormat::renderValue(Op op, std::string_view header, const RequestHeaders& request,
+                            const StreamInfo& info, std::string* out) {
+  switch (op) {
+    case Op::Literal:
+      break;
+    case Op::StartTime:
+      appendStartTime(out, info.start_ms);
+      break;
+    case Op::ReqMethod:
+      out->append(request.method);
+      break;
+    case Op::ReqPath:
+      out->append(request.path);
+      break;
+    case Op::ReqAuthority:
+      out->append(request.authority);
+      break;
+    case Op::ReqScheme:
+      out->append(request.scheme);
+      break;
+    case Op::ReqHeader:
+      if (const std::string* v = request.headers.get(header)) out->append(*v);
+      break;
+    case Op::RespHeader:
+      if (const std::string* v = info.response_headers.get(header)) out->append(*v);
+      break;
+    case Op::Protocol:
+      out->append(info.protocol);
+      break;
+    case Op::ResponseCode:
+      appendNumber(out, info.response_code);
+      break;
+    case Op::ResponseFlags:
+      appendResponseFlags(out, info.flags);
+      break;
+    case Op::ResponseCodeDetails:
+      out->append(info.response_code_details);
+      break;
+    case Op::BytesReceived:
+      appendNumber(out, info.bytes_received);
+      break;
+    case Op::BytesSent:
+      appendNumber(out, info.bytes_sent);
+      break;
+    case Op::Duration:
+      appendNumber(out, info.end_mono_ms >= info.start_mono_ms
+                            ? info.end_mono_ms - info.start_mono_ms
+                            : uint64_t{0});
+      break;
+    case Op::UpstreamHost:
+      if (info.upstream_host) out->append(info.upstream_host->toString());
+      break;
+    case Op::UpstreamCluster:
+      out->append(info.upstream_cluster.view());
+      break;
+    case Op::DownstreamRemoteAddress:
+      if (info.downstream_remote.valid()) out->append(info.downstream_remote.toString());
+      break;
+    case Op::DownstreamRemoteAddressWithoutPort:
+      if (info.downstream_remote.valid()) out->append(info.downstream_remote.ip());
+      break;
+    case Op::DownstreamLocalAddress:
+      if (info.downstream_local.valid()) out->append(info.downstream_local.toString());
+      break;
+    case Op::DownstreamLocalAddressWithoutPort:
+      if (info.downstream_local.valid()) out->append(info.downstream_local.ip());
+      break;
+    case Op::RouteName:
+      out->append(info.route_name);
+      break;
+    case Op::UpstreamRequestAttemptCount:
+      appendNumber(out, info.attempts);
+      break;
+    case Op::Hostname:
+      out->append(hostname());
+      break;
+    case Op::StreamId:
+      out->append(info.request_id.view());
+      break;
+    default: {
+      // The downstream TLS facts: nothing on a plaintext connection.
+      if (info.downstream_tls == nullptr) break;
+      const net::TlsInfo& t = *info.downstream_tls;
+      switch (op) {
+        case Op::DownstreamPeerUriSan:
+          appendJoined(out, t.peer_uri_sans);
+          break;
+        case Op::DownstreamPeerDnsSan:
+          appendJoined(out, t.peer_dns_sans);
+          break;
+        case Op::DownstreamPeerSubject:
+          out->append(t.peer_subject);
+          break;
+        case Op::DownstreamLocalUriSan:
+          appendJoined(out, t.local_uri_sans);
+          break;
+        case Op::DownstreamLocalSubject:
+          out->append(t.local_subject);
+          break;
+        case Op::DownstreamTlsVersion:
+          out->append(t.version);
+          break;
+        case Op::DownstreamTlsCipher:
+          out->append(t.cipher);
+          break;
+        case Op::RequestedServerName:
+          out->append(t.sni);
+          break;
+        default:
+          break;
+      }
+    }
+  }
+}
+
+void LogFormat::render(const RequestHeaders& request, const StreamInfo& info,
+                       std::string* out) const {
+  for (const auto& p : pieces_) {
+    if (p.op == Op::Literal) {
+      out->append(p.text);
+      continue;
+    }
+    size_t start = out->size();
+    renderValue(p.op, p.text, request, info, out);
+    if (out->size() == start && p.alt_op != Op::Literal) {
+      renderValue(p.alt_op, p.alt, request, info, out);
+    }
+    if (p.max_len > 0 && out->size() - start > p.max_len) out->resize(start + p.max_len);
+    if (out->size() == start) out->push_back('-');
+  }
+}
+
+// --- AccessLog ---
+
+namespace {
+
+// The filesystem.* stats, shown once in every store that has a file logger.
+void registerFileSystemStats(stats::Store* store) {
+  static std::mutex mu;
+  static std::map<stats::Store*, std::shared_ptr<stats::Scope>> registered;
+  std::lock_guard<std::mutex> lock(mu);
+  auto& scope = registered[store];
+  if (scope != nullptr) return;
+  scope = std::make_shared<stats::CallbackScope>(
+      "filesystem.", "filesystem", [](const stats::StatVisitor& visit) {
+        const FileSystemStats& s = fileSystemStats();
+        auto counter = [&](std::string_view name, const std::atomic<uint64_t>& v,
+                           std::string_view help) {
+          visit({name, stats::Kind::Counter, help, static_cast<int64_t>(v.load())});
+        };
+        counter("write_buffered", s.write_buffered,
+                "Batches of access log lines handed to a file's writer thread");
+        counter("write_completed", s.write_completed, "Batches written to their file");
+        counter("write_failed", s.write_failed, "Batches a write error cut short");
+        counter("flushed_by_timer", s.flushed_by_timer,
+                "Batches handed to the writer by the flush interval, not by size");
+        counter("write_dropped", s.write_dropped,
+                "Batches dropped because the file's writer was too far behind");
+        visit({"write_total_buffered", stats::Kind::Gauge,
+               "Bytes of access log lines waiting for a writer", s.write_total_buffered.load()});
+      });
+  store->add(scope);
+}
+
+}  // namespace
+
+FileSystemStats& fileSystemStats() {
+  static FileSystemStats stats;
+  return stats;
+}
+
+absl::StatusOr<std::shared_ptr<AccessLog>> AccessLog::create(const config::AccessLogConfig& c,
+                                                             stats::Store* stats) {
   std::shared_ptr<AccessLog> log(new AccessLog);
   if (!c.json_format.empty()) {
     log->json_mode_ = true;
     for (const auto& [key, fmt] : c.json_format) {
       auto f = LogFormat::parse(fmt);
       if (!f.ok()) return f.status();
-      log->json_.emplace_back(key, std::move(*f));
+      std::string quoted;
+      jsonEscape(&quoted, key);
+      log->json_.emplace_back(std::move(quoted), std::move(*f));
     }
   } else {
     auto f = LogFormat::parse(c.text_format.empty() ? kDefaultAccessLogFormat : c.text_format);
     if (!f.ok()) return f.status();
     log->text_ = std::move(*f);
   }
-  if (c.path == "/dev/stdout") {
-    log->fd_ = STDOUT_FILENO;
-  } else if (c.path == "/dev/stderr") {
-    log->fd_ = STDERR_FILENO;
-  } else {
-    log->fd_ = ::open(c.path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (log->fd_ < 0) {
-      return absl::InvalidArgumentError(
-          cat("access log '", c.path, "': cannot open: ", strerror(errno)));
-    }
-    log->own_fd_ = true;
-  }
+  auto file = AccessLogFile::open(c.path);
+  if (!file.ok()) return file.status();
+  log->file_ = std::move(*file);
+  if (stats != nullptr) registerFileSystemStats(stats);
   return log;
 }
 
-AccessLog::~AccessLog() {
-  if (own_fd_ && fd_ >= 0) ::close(fd_);
+bool AccessLog::usesResponseHeaders() const {
+  if (!json_mode_) return text_.usesResponseHeaders();
+  for (const auto& [key, f] : json_) {
+    if (f.usesResponseHeaders()) return true;
+  }
+  return false;
 }
+
+void AccessLog::formatTo(const RequestHeaders& request, const StreamInfo& info,
+                         std::string* out) const {
+  if (!json_mode_) {
+    text_.render(request, info, out);
+    return;
+  }
+  // Each value is rendered in place, then quoted (or written as a number or null) by moving
+  // it: the line needs no scratch string.
+  out->push_back('{');
+  bool first = true;
+  for (const auto& [key, f] : json_) {
+    if (!first) out->push_back(',');
+    first = false;
+    out->append(key);
+    out->push_back(':');
+    size_t start = out->size();
+    f.render(request, info, out);
+    std::string_view v(out->data() + start, out->size() - start);
+    if (v == "-") {
+      out->resize(start);
+      out->append("null");
+    } else if (!f.numeric()) {
+      thread_local std::string value;
+      value.assign(v);
+      out->resize(start);
+      jsonEscape(out, value);
+    }
+  }
+  out->append("}\n");
+}
+
+std::string AccessLog::format(const RequestHeaders& request, const StreamInfo& info) const {
+  std::string out;
+  formatTo(request, info, &out);
+  return out;
+}
+
+void AccessLog::log(AccessLogBuffers& buffers, const RequestHeaders& request,
+                    const StreamInfo& info) {
+  std::string& buf = buffers.buffer(file_);
+  formatTo(request, info, &buf);
+  buffers.committed(file_, buf);
+}
+
+// --- AccessLogFile ---
 
 namespace {
 
-void jsonEscape(std::string* out, std::string_view s) {
-  out->push_back('"');
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      out->push_back('\\');
-      out->push_back(static_cast<char>(c));
-    } else if (c < 0x20) {
-      char buf[8];
-      snprintf(buf, sizeof(buf), "\\u%04x", c);
-      *out += buf;
-    } else {
-      out->push_back(static_cast<char>(c));
-    }
-  }
-  out->push_back('"');
+std::mutex g_files_mu;
+std::map<std::string, std::weak_ptr<AccessLogFile>>& openFiles() {
+  static std::map<std::string, std::weak_ptr<AccessLogFile>> files;
+  return files;
 }
 
 }  // namespace
 
-std::string AccessLog::format(const RequestHeaders& request, const StreamInfo& info) const {
-  if (!json_mode_) return text_.render(request, info);
-  std::string out = "{";
-  bool first = true;
-  for (const auto& [key, f] : json_) {
-    if (!first) out += ",";
-    first = false;
-    jsonEscape(&out, key);
-    out += ":";
-    std::string v = f.render(request, info);
-    if (f.numeric() && v != "-") {
-      out += v;
-    } else if (v == "-") {
-      out += "null";
-    } else {
-      jsonEscape(&out, v);
+absl::StatusOr<std::shared_ptr<AccessLogFile>> AccessLogFile::open(const std::string& path) {
+  std::lock_guard<std::mutex> lock(g_files_mu);
+  auto& slot = openFiles()[path];
+  if (auto existing = slot.lock()) return existing;
+  int fd;
+  bool own = false;
+  if (path == "/dev/stdout") {
+    fd = STDOUT_FILENO;
+  } else if (path == "/dev/stderr") {
+    fd = STDERR_FILENO;
+  } else {
+    fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) {
+      return absl::InvalidArgumentError(
+          cat("access log '", path, "': cannot open: ", strerror(errno)));
     }
+    own = true;
   }
-  out += "}\n";
-  return out;
+  std::shared_ptr<AccessLogFile> file(new AccessLogFile(path, fd, own));
+  slot = file;
+  return file;
 }
 
-void AccessLog::log(const RequestHeaders& request, const StreamInfo& info) {
-  std::string line = format(request, info);
-  // One write per line: O_APPEND keeps lines from different workers whole.
-  ssize_t n = ::write(fd_, line.data(), line.size());
-  (void)n;
+AccessLogFile::AccessLogFile(std::string path, int fd, bool own_fd)
+    : path_(std::move(path)), fd_(fd), own_fd_(own_fd) {
+  struct stat st;
+  if (fstat(fd_, &st) == 0) {
+    if (S_ISFIFO(st.st_mode)) kind_ = Kind::Pipe;
+    if (S_ISSOCK(st.st_mode)) kind_ = Kind::Socket;
+  }
+  thread_ = std::thread([this] {
+    log::setThreadName("access_log");
+    run();
+  });
+}
+
+AccessLogFile::~AccessLogFile() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  wake_.notify_one();
+  thread_.join();
+  if (own_fd_) ::close(fd_);
+  std::lock_guard<std::mutex> lock(g_files_mu);
+  auto it = openFiles().find(path_);
+  if (it != openFiles().end() && it->second.expired()) openFiles().erase(it);
+}
+
+std::string AccessLogFile::submit(std::string&& batch, bool by_timer) {
+  FileSystemStats& stats = fileSystemStats();
+  std::string next;
+  bool dropped = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (queued_bytes_ + batch.size() > kMaxQueuedBytes) {
+      dropped = true;
+      batch.clear();
+      next = std::move(batch);  // keeps its capacity
+    } else {
+      queued_bytes_ += batch.size();
+      stats.write_total_buffered.fetch_add(static_cast<int64_t>(batch.size()));
+      queue_.push_back(std::move(batch));
+      ++submitted_;
+      if (!spare_.empty()) {
+        next = std::move(spare_.back());
+        spare_.pop_back();
+      }
+    }
+  }
+  if (dropped) {
+    stats.write_dropped.fetch_add(1);
+    return next;
+  }
+  stats.write_buffered.fetch_add(1);
+  if (by_timer) stats.flushed_by_timer.fetch_add(1);
+  wake_.notify_one();
+  return next;
+}
+
+void AccessLogFile::sync() {
+  std::unique_lock<std::mutex> lock(mu_);
+  uint64_t target = submitted_;
+  idle_.wait(lock, [&] { return done_ >= target; });
+}
+
+// Writes all of data; false (and a warning) when the file refuses it. A pipe or socket is
+// written only as far as poll(2) says it has room, so the writer never blocks in write(2): once
+// the log is stopping, a reader that takes nothing for a second is given up on (the process must
+// be able to exit).
+bool AccessLogFile::writeAll(std::string_view data) {
+  int stalled_ms = 0;
+  while (!data.empty()) {
+    size_t chunk = data.size();
+    if (kind_ != Kind::File) {
+      pollfd p{fd_, POLLOUT, 0};
+      int r = ::poll(&p, 1, 100);
+      if (r < 0 && errno != EINTR) r = 1;  // let write() report it
+      if (r <= 0) {
+        if (stop_.load() && (stalled_ms += 100) >= 1000) {
+          REMORA_LOG(Warn, "access log '%s': not writable for 1 s at shutdown; %zu bytes dropped",
+                     path_, data.size());
+          return false;
+        }
+        continue;
+      }
+      // POLLOUT on a pipe promises room for PIPE_BUF bytes, not more.
+      if (kind_ == Kind::Pipe) chunk = std::min<size_t>(chunk, PIPE_BUF);
+    }
+    ssize_t n = kind_ == Kind::Socket ? ::send(fd_, data.data(), chunk, MSG_DONTWAIT | MSG_NOSIGNAL)
+                                      : ::write(fd_, data.data(), chunk);
+    if (n < 0) {
+      if (errno == EINTR || errno == EAGAIN) continue;
+      REMORA_LOG(Warn, "access log '%s': write failed: %s; %zu bytes dropped", path_,
+                 strerror(errno), data.size());
+      return false;
+    }
+    stalled_ms = 0;
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return true;
+}
+
+void AccessLogFile::run() {
+  FileSystemStats& stats = fileSystemStats();
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    wake_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+    if (queue_.empty()) break;  // stopping, and everything is written
+    std::string batch = std::move(queue_.front());
+    queue_.pop_front();
+    lock.unlock();
+    bool ok = !given_up_ && writeAll(batch);
+    // At shutdown, a file that took nothing for a second takes nothing more: the rest of the
+    // queue is dropped at once, not a second per batch.
+    if (!ok && stop_.load()) given_up_ = true;
+    (ok ? stats.write_completed : stats.write_failed).fetch_add(1);
+    stats.write_total_buffered.fetch_sub(static_cast<int64_t>(batch.size()));
+    lock.lock();
+    queued_bytes_ -= batch.size();
+    ++done_;
+    // Buffers of the usual size go back to the workers; a rare huge one is freed.
+    if (spare_.size() < 8 && batch.capacity() <= 4 * AccessLogBuffers::kFlushBytes) {
+      batch.clear();
+      spare_.push_back(std::move(batch));
+    }
+    if (queue_.empty()) idle_.notify_all();
+  }
+  idle_.notify_all();
+}
+
+// --- AccessLogBuffers ---
+
+AccessLogBuffers::AccessLogBuffers(event::TimeoutQueues& timeouts)
+    : timer_(timeouts, [this] { flush(true); }) {}
+
+AccessLogBuffers::~AccessLogBuffers() { flush(); }
+
+std::string& AccessLogBuffers::buffer(const std::shared_ptr<AccessLogFile>& file) {
+  for (auto& e : entries_) {
+    if (e.file == file) return e.buf;
+  }
+  entries_.push_back({file, std::string()});
+  entries_.back().buf.reserve(kFlushBytes + 4096);
+  return entries_.back().buf;
+}
+
+void AccessLogBuffers::committed(const std::shared_ptr<AccessLogFile>& file, std::string& buf) {
+  if (buf.size() >= kFlushBytes || closing_) {
+    buf = file->submit(std::move(buf), false);
+    if (buf.capacity() < kFlushBytes) buf.reserve(kFlushBytes + 4096);
+    return;
+  }
+  if (!timer_.enabled()) timer_.enable(flush_interval_ms_);
+}
+
+void AccessLogBuffers::flush(bool by_timer) {
+  timer_.disable();
+  for (auto& e : entries_) {
+    if (!e.buf.empty()) e.buf = e.file->submit(std::move(e.buf), by_timer);
+  }
+  // A file no configuration names any more is let go with the buffers it gave back; the
+  // others keep theirs for the next lines.
+  std::erase_if(entries_, [](const Entry& e) { return e.file.use_count() == 1; });
 }
 
 }  // namespace remora::http

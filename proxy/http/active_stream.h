@@ -189,7 +189,7 @@ class ActiveStream : public FilterCallbacks, public ThreadCached<ActiveStream> {
     if (info_.response_code_details.empty()) info_.response_code_details = "via_upstream";
     finalizeResponseHeaders(headers);
     countStatus(headers.status);
-    if (!shared_.access_logs.empty()) info_.response_headers = headers.headers;
+    if (shared_.access_logs_read_response_headers) info_.response_headers = headers.headers;
     encoder_.encodeHeaders(headers, end_stream);
     if (end_stream) responseComplete();
   }
@@ -368,7 +368,7 @@ class ActiveStream : public FilterCallbacks, public ThreadCached<ActiveStream> {
     info_.end_mono_ms = worker_.loop().now();
     for (auto& f : filters_) f->onDestroy();
     filters_destroyed_ = true;
-    for (const auto& log : shared_.access_logs) log->log(request_, info_);
+    for (const auto& log : shared_.access_logs) log->log(worker_.accessLogs(), request_, info_);
     if (shared_.request_metrics && info_.response_code != 0) {
       shared_.request_metrics->record(worker_.index(), info_.downstream_tls, info_.response_code,
                                       info_.flags, conn_info_.metrics_cache);

@@ -69,6 +69,7 @@ struct ConnManagerShared {
   std::shared_ptr<const RouteTable> route_table;  // inline route_config; null with RDS
   std::vector<HttpFilterFactorySharedPtr> filters;
   std::vector<std::shared_ptr<AccessLog>> access_logs;
+  bool access_logs_read_response_headers = false;  // some log has %RESP(...)%
   std::shared_ptr<stats::ShardedScope<ConnManagerStats>> stats;
   std::shared_ptr<RequestMetrics> request_metrics;  // istio_requests_total
   uint32_t buffer_limit = 1024 * 1024;

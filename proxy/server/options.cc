@@ -86,6 +86,8 @@ application on the same port.
   --drain-timeout DUR        on SIGTERM, how long open connections may finish (default 5s)
   --listener-drain-time DUR  how long connections of a replaced listener may go on (600s)
   --buffer-limit BYTES       per-connection, per-direction buffer limit (default 1048576)
+  --file-flush-interval DUR  longest wait before access log lines are written (default 1s);
+                             64 KiB of lines are written at once
   --log-level LEVEL          trace, debug, info, warning, error, off (default info)
   --bootstrap FILE           Envoy v3 bootstrap (YAML or JSON): static resources and the ADS
                              server; replaces the built-in capture listeners
@@ -157,14 +159,15 @@ absl::StatusOr<Options> parseOptions(int argc, const char* const* argv) {
     } else if (flag == "admin-address-path") {
       o.admin_address_path = value;
     } else if (flag == "connect-timeout" || flag == "idle-timeout" || flag == "drain-timeout" ||
-               flag == "listener-drain-time") {
+               flag == "listener-drain-time" || flag == "file-flush-interval") {
       auto d = parseDuration(value);
       if (!d.ok()) return flagError(flag, value, sv(d.status().message()));
-      if (flag == "connect-timeout" && d->count() == 0)
+      if ((flag == "connect-timeout" || flag == "file-flush-interval") && d->count() == 0)
         return flagError(flag, value, "must be positive");
       (flag == "connect-timeout"       ? o.connect_timeout
        : flag == "idle-timeout"        ? o.idle_timeout
        : flag == "listener-drain-time" ? o.listener_drain_time
+       : flag == "file-flush-interval" ? o.file_flush_interval
                                        : o.drain_timeout) = *d;
     } else if (flag == "buffer-limit") {
       if (!parseInt(value, &o.buffer_limit_bytes) || o.buffer_limit_bytes < 1024) {

@@ -29,6 +29,9 @@ struct Options {
   config::Duration drain_timeout{std::chrono::seconds(5)};
   // How long connections of a replaced or removed listener may go on (Envoy's drain time).
   config::Duration listener_drain_time{std::chrono::seconds(600)};
+  // At most this long between an access log line and its write (Envoy's
+  // --file-flush-interval-msec, whose default is 10 s: a sidecar's log is read live).
+  config::Duration file_flush_interval{std::chrono::seconds(1)};
   uint32_t buffer_limit_bytes = 1024 * 1024;
   log::Level log_level = log::Level::Info;
   // Workload identity from the control plane's CA (Istio's CreateCertificate): the secrets

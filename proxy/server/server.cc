@@ -378,6 +378,8 @@ absl::Status Server::start(const config::ProxyConfig& config) {
   state_ = admin::ServerState::Initializing;
   for (uint32_t w = 0; w < options_.concurrency; ++w) {
     workers_.push_back(std::make_unique<Worker>(w));
+    workers_.back()->accessLogs().setFlushInterval(
+        static_cast<uint64_t>(options_.file_flush_interval.count()));
   }
   // Listeners are bound here, on the main thread, so that a port in use fails start-up;
   // connections queue in the backlog until the workers pick the sockets up.

@@ -15,6 +15,7 @@ Worker::Worker(uint32_t index)
       loop_(cat("worker_", index)),
       snapshot_(std::make_shared<Snapshot>()),
       sweep_timer_(loop_.timeouts(), [this] { sweepOriginalDst(); }),
+      access_logs_(loop_.timeouts()),
       seed_(0x9e3779b97f4a7c15ULL * (index + 1) ^ reinterpret_cast<uintptr_t>(this)) {
   uv_timer_init(loop_.uv(), &drain_timer_);
   drain_timer_.data = this;
@@ -273,6 +274,7 @@ void Worker::shutdown() {
   uv_close(reinterpret_cast<uv_handle_t*>(&drain_timer_), nullptr);
   sessions_.abortAll();
   sweep_timer_.disable();
+  access_logs_.close();  // the sessions just reset logged their last lines
   for (auto& [k, e] : pools_) e.pool->drain();
   for (auto& p : retired_pools_) p->drain();
   snapshot_ = std::make_shared<Snapshot>();

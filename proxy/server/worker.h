@@ -12,6 +12,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "proxy/config/config.h"
 #include "proxy/event/event_loop.h"
+#include "proxy/http/access_log.h"
 #include "proxy/server/session.h"
 #include "proxy/server/snapshot.h"
 #include "proxy/upstream/conn_pool.h"
@@ -38,6 +39,8 @@ class Worker {
 
   uint32_t index() const { return index_; }
   event::EventLoop& loop() { return loop_; }
+  // This worker's unwritten access log lines (its thread only).
+  http::AccessLogBuffers& accessLogs() { return access_logs_; }
 
   void start();
   // Waits for the thread to end (after shutdown()); returns whether the loop closed cleanly.
@@ -123,6 +126,7 @@ class Worker {
   absl::flat_hash_map<std::pair<std::string, net::Address>, upstream::HostSharedPtr>
       original_dst_hosts_;
   event::Timeout sweep_timer_;
+  http::AccessLogBuffers access_logs_;
   void sweepOriginalDst();
   uint64_t seed_;
   uv_timer_t drain_timer_;

@@ -1,5 +1,6 @@
 // remora's HTTP/1.1 proxying with real clients and a real upstream: curl through an
 // http_connection_manager listener to Python's http.server. Loopback only; no root needed.
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -267,6 +268,35 @@ TEST_CASE("http: the route timeout answers 504 with flag UT", "[http]") {
   CHECK(f.proxy->stat("http.ingress.downstream_rq_idle_timeout") == 1);
   // The proxy goes on serving.
   CHECK(curl({f.url("/after")}).out == "hello GET /after");
+}
+
+TEST_CASE("http: access log lines wait for the flush interval, and SIGTERM writes every one",
+          "[http]") {
+  Upstream up;
+  uint16_t port = freePort();
+  std::string log_path = Binaries::get().dir + "/" + cat("access-", getpid(), "-", port, ".log");
+  ProxyUnderTest proxy(bootstrap(port, up.port(), log_path), {"--file-flush-interval", "1h"});
+  REQUIRE(testing::waitFor([&] { return proxy.ready(); }));
+  auto readLog = [&] {
+    std::ifstream in(log_path);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  constexpr int kRequests = 40;
+  for (int i = 0; i < kRequests; ++i) {
+    auto r = curl({cat("http://127.0.0.1:", port, "/hello/", i)});
+    REQUIRE(r.rc == 0);
+  }
+  // Under 64 KiB and within the hour: still in the worker's buffer (no write per request).
+  CHECK(readLog().empty());
+  CHECK(proxy.stat("filesystem.write_buffered") == 0);
+  proxy.process().signal(SIGTERM);
+  CHECK(proxy.process().wait(10000) == 0);
+  std::string log = readLog();
+  INFO(log);
+  CHECK(split(log, '\n', true).size() == kRequests);
+  for (int i = 0; i < kRequests; ++i) {
+    CHECK(log.find(cat("\"GET /hello/", i, " HTTP/1.1\" 200 - ")) != std::string::npos);
+  }
 }
 
 TEST_CASE(

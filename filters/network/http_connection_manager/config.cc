@@ -47,11 +47,12 @@ absl::StatusOr<server::NetworkFilterFactorySharedPtr> createHttpConnectionManage
         cat("http_connection_manager '", c.stat_prefix, "': the router must be the last filter"));
   }
   for (const auto& log : c.access_logs) {
-    auto a = http::AccessLog::create(log);
+    auto a = http::AccessLog::create(log, &context.stats);
     if (!a.ok()) {
       return absl::InvalidArgumentError(
           cat("http_connection_manager '", c.stat_prefix, "': ", a.status().message()));
     }
+    shared->access_logs_read_response_headers |= (*a)->usesResponseHeaders();
     shared->access_logs.push_back(*a);
   }
   shared->stats = context.stats.shardedScope<http::ConnManagerStats>(

@@ -22,12 +22,13 @@ TEST_CASE("defaults are Istio's ports and Envoy's timeouts", "[options]") {
   CHECK(o->concurrency >= 1);
   CHECK(o->concurrency == availableCpus());
   CHECK(o->connect_timeout == std::chrono::seconds(5));
+  CHECK(o->file_flush_interval == std::chrono::seconds(1));
 }
 
 TEST_CASE("flags in both spellings", "[options]") {
   auto o = parse({"--concurrency", "3", "--drain-timeout=250ms", "--idle-timeout", "2m",
                   "--admin-address", "127.0.0.1:0", "--prometheus-address=", "--buffer-limit",
-                  "65536", "--log-level", "debug"});
+                  "65536", "--log-level", "debug", "--file-flush-interval", "250ms"});
   REQUIRE(o.ok());
   CHECK(o->concurrency == 3);
   CHECK(o->drain_timeout == std::chrono::milliseconds(250));
@@ -36,6 +37,7 @@ TEST_CASE("flags in both spellings", "[options]") {
   CHECK_FALSE(o->prometheus_address.has_value());
   CHECK(o->buffer_limit_bytes == 65536);
   CHECK(o->log_level == log::Level::Debug);
+  CHECK(o->file_flush_interval == std::chrono::milliseconds(250));
 }
 
 TEST_CASE("bad values name the flag", "[options]") {
@@ -44,6 +46,7 @@ TEST_CASE("bad values name the flag", "[options]") {
   CHECK(std::string(parse({"--outbound-port", "70000"}).status().message()) ==
         "--outbound-port '70000': not a port number");
   CHECK_FALSE(parse({"--connect-timeout", "0s"}).ok());
+  CHECK_FALSE(parse({"--file-flush-interval", "0s"}).ok());
   CHECK_FALSE(parse({"--drain-timeout", "soon"}).ok());
   CHECK_FALSE(parse({"--admin-address", "localhost:15000"}).ok());
   CHECK_FALSE(parse({"--buffer-limit", "12"}).ok());
