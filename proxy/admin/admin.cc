@@ -4,6 +4,7 @@
 #include <regex>
 
 #include "proxy/common/strings.h"
+#include "proxy/http/access_log.h"
 #include "proxy/stats/exposition.h"
 
 namespace remora::admin {
@@ -94,6 +95,13 @@ std::shared_ptr<Router> adminRouter(AdminHooks& hooks) {
                 Response r;
                 r.body = "OK\n";
                 r.after = [&hooks] { hooks.quit(); };
+                return r;
+              });
+  router->add("/reopen_logs", "open the access log files again (after they were rotated)", true,
+              [](const Request&) {
+                http::AccessLogFile::reopenAll();
+                Response r;
+                r.body = "OK\n";
                 return r;
               });
   router->add("/drain_listeners", "stop accepting new connections on every listener", true,

@@ -436,6 +436,8 @@ void registerFileSystemStats(stats::Store* store) {
                 "Batches handed to the writer by the flush interval, not by size");
         counter("write_dropped", s.write_dropped,
                 "Batches dropped because the file's writer was too far behind");
+        counter("reopen_failed", s.reopen_failed,
+                "Access log files that could not be opened again on /reopen_logs");
         visit({"write_total_buffered", stats::Kind::Gauge,
                "Bytes of access log lines waiting for a writer", s.write_total_buffered.load()});
       });
@@ -617,6 +619,40 @@ std::string AccessLogFile::submit(std::string&& batch, bool by_timer) {
   return next;
 }
 
+void AccessLogFile::reopenAll() {
+  std::vector<std::shared_ptr<AccessLogFile>> files;
+  {
+    std::lock_guard<std::mutex> lock(g_files_mu);
+    for (auto& [path, weak] : openFiles()) {
+      if (auto f = weak.lock()) files.push_back(std::move(f));
+    }
+  }
+  for (auto& f : files) {
+    if (!f->own_fd_) continue;
+    {
+      std::lock_guard<std::mutex> lock(f->mu_);
+      f->reopen_ = true;
+    }
+    f->wake_.notify_one();
+  }
+}
+
+// The writer thread: the path names a new file now (or none, and it is made again).
+void AccessLogFile::reopen() {
+  int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    fileSystemStats().reopen_failed.fetch_add(1);
+    REMORA_LOG(Warn, "access log '%s': cannot open again: %s; still writing the old file", path_,
+               strerror(errno));
+    return;
+  }
+  ::close(fd_);
+  fd_ = fd;
+  struct stat st;
+  kind_ = Kind::File;
+  if (fstat(fd_, &st) == 0 && S_ISFIFO(st.st_mode)) kind_ = Kind::Pipe;
+}
+
 void AccessLogFile::sync() {
   std::unique_lock<std::mutex> lock(mu_);
   uint64_t target = submitted_;
@@ -664,7 +700,14 @@ void AccessLogFile::run() {
   FileSystemStats& stats = fileSystemStats();
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
-    wake_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+    wake_.wait(lock, [&] { return stop_ || reopen_ || !queue_.empty(); });
+    if (reopen_) {  // before the next batch: lines logged after the request go to the new file
+      reopen_ = false;
+      lock.unlock();
+      reopen();
+      lock.lock();
+      continue;
+    }
     if (queue_.empty()) break;  // stopping, and everything is written
     std::string batch = std::move(queue_.front());
     queue_.pop_front();

@@ -141,6 +141,9 @@ class AccessLogFile {
   std::string submit(std::string&& batch, bool by_timer);
   // Blocks until everything submitted so far was written or dropped (tests, shutdown).
   void sync();
+  // Every open log file is closed and opened again by its path before its next write (admin
+  // /reopen_logs, after a rotation that renamed the files). stdout and stderr stay as they are.
+  static void reopenAll();
   const std::string& path() const { return path_; }
 
   static constexpr size_t kMaxQueuedBytes = 16 << 20;
@@ -165,6 +168,8 @@ class AccessLogFile {
   uint64_t submitted_ = 0, done_ = 0;  // batches, for sync()
   std::atomic<bool> stop_{false};      // written under mu_ (for the wake-up), read by writeAll too
   bool given_up_ = false;              // writer thread only
+  bool reopen_ = false;                // guarded by mu_
+  void reopen();                       // writer thread
   std::thread thread_;
 };
 
@@ -175,6 +180,7 @@ struct FileSystemStats {
   std::atomic<uint64_t> write_failed{0};         // batches a write error cut short
   std::atomic<uint64_t> flushed_by_timer{0};     // batches handed over by the flush interval
   std::atomic<uint64_t> write_dropped{0};        // batches dropped: the writer was too far behind
+  std::atomic<uint64_t> reopen_failed{0};        // /reopen_logs could not open a file again
   std::atomic<int64_t> write_total_buffered{0};  // bytes waiting in the writers' queues
 };
 FileSystemStats& fileSystemStats();

@@ -96,6 +96,8 @@ TEST_CASE("mutating endpoints need POST - their action runs after the reply", "[
   r = call(*router, "POST", "/drain_listeners");
   r.after();
   CHECK(hooks.drains == 1);
+  CHECK(call(*router, "GET", "/reopen_logs").status == 405);
+  CHECK(call(*router, "POST", "/reopen_logs").status == 200);  // what it does: access_log_test
   CHECK(call(*router, "POST", "/stats").status == 405);
   auto nf = call(*router, "GET", "/nope");
   CHECK(nf.status == 404);

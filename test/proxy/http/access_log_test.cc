@@ -225,6 +225,44 @@ TEST_CASE("access log: 64 KiB of lines go to the writer without waiting for the 
   CHECK(slurp(path).size() == (lines + 2) * 100);
 }
 
+TEST_CASE("access log: /reopen_logs after a rename-style rotation writes to the new file",
+          "[http][access_log]") {
+  TempDir tmp;
+  std::string path = tmp.file("access.log");
+  config::AccessLogConfig c;
+  c.path = path;
+  c.text_format = "%REQ(:PATH)%\n";
+  auto log = AccessLog::create(c);
+  REQUIRE(log.ok());
+  LoopFixture f;
+  Request r;
+  r.req.path = "/before";
+  (*log)->log(*f.buffers, r.req, r.info);
+  f.buffers->flush();
+  (*log)->file()->sync();
+  // logrotate without copytruncate: the file is renamed, the proxy told to reopen.
+  REQUIRE(std::rename(path.c_str(), tmp.file("access.log.1").c_str()) == 0);
+  AccessLogFile::reopenAll();
+  r.req.path = "/after";
+  (*log)->log(*f.buffers, r.req, r.info);
+  f.buffers->flush();
+  (*log)->file()->sync();
+  CHECK(slurp(tmp.file("access.log.1")) == "/before\n");
+  CHECK(slurp(path) == "/after\n");
+  // A path that cannot be opened again: counted, and the old file goes on taking lines.
+  uint64_t failed = fileSystemStats().reopen_failed.load();
+  std::filesystem::remove(tmp.file("access.log.1"));
+  std::filesystem::rename(path, tmp.file("moved.log"));
+  std::filesystem::create_directory(path);  // the path is a directory now
+  AccessLogFile::reopenAll();
+  r.req.path = "/still";
+  (*log)->log(*f.buffers, r.req, r.info);
+  f.buffers->flush();
+  (*log)->file()->sync();
+  CHECK(fileSystemStats().reopen_failed.load() == failed + 1);
+  CHECK(slurp(tmp.file("moved.log")) == "/after\n/still\n");
+}
+
 TEST_CASE("access log: four workers at once, every line whole and in its worker's order",
           "[http][access_log]") {
   TempDir tmp;
