@@ -18,7 +18,7 @@ inline constexpr bool kThreadCacheEnabled = false;
 inline constexpr bool kThreadCacheEnabled = true;
 #endif
 
-template <typename T, size_t kMax = 128>
+template <typename T, size_t kMax = 512>
 class ThreadCached {
  public:
   static void* operator new(size_t size) {

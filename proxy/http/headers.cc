@@ -7,15 +7,30 @@ namespace remora::http {
 
 namespace {
 
-// Spare header storage, per thread. Bounded in count and in what each storage may keep: at
-// most 64 x 32 x (64 + 2 x 256) bytes (about 1.2 MiB) per worker, usually a few dozen KiB.
-constexpr size_t kPoolMax = kThreadCacheEnabled ? 64 : 0;  // storages kept
+// Spare header storage, per thread, bounded by the bytes it holds (1 MiB per worker): enough
+// for the storage of about 700 typical header blocks, so an HTTP/2 connection with hundreds of
+// streams in flight recycles as well as 50 HTTP/1.1 connections do. It holds at most what the
+// worker once had in use at the same time, like any allocator's cache.
+constexpr size_t kPoolMaxBytes = kThreadCacheEnabled ? 1 << 20 : 0;
 constexpr size_t kPoolMaxSlots = 32;    // entries a kept storage may have room for
 constexpr size_t kPoolMaxString = 256;  // a longer string is freed, not kept
 constexpr size_t kInitialSlots = 16;    // typical blocks never grow past it
 
+// The heap bytes a storage holds: its slots and its strings' out-of-line buffers.
+size_t footprint(const std::vector<HeaderMap::Entry>& v) {
+  constexpr size_t kInline = std::string().capacity();  // the short-string buffer
+  size_t n = v.capacity() * sizeof(HeaderMap::Entry);
+  for (const HeaderMap::Entry& e : v) {
+    if (e.name.capacity() > kInline) n += e.name.capacity() + 1;
+    if (e.value.capacity() > kInline) n += e.value.capacity() + 1;
+  }
+  return n;
+}
+
 struct SlotPool {
   std::vector<std::vector<HeaderMap::Entry>> free;
+  std::vector<size_t> sizes;  // footprint of each storage in `free`
+  size_t bytes = 0;
   SlotPool();
   ~SlotPool();
 };
@@ -26,7 +41,8 @@ thread_local PoolState t_pool_state = PoolState::None;
 thread_local SlotPool t_pool;
 
 SlotPool::SlotPool() {
-  free.reserve(kPoolMax);
+  free.reserve(256);
+  sizes.reserve(256);
   t_pool_state = PoolState::Alive;
 }
 SlotPool::~SlotPool() { t_pool_state = PoolState::Gone; }
@@ -45,6 +61,8 @@ std::vector<HeaderMap::Entry> takeStorage() {
   if (p != nullptr && !p->free.empty()) {
     std::vector<HeaderMap::Entry> v = std::move(p->free.back());
     p->free.pop_back();
+    p->bytes -= p->sizes.back();
+    p->sizes.pop_back();
     return v;
   }
   std::vector<HeaderMap::Entry> v;
@@ -59,12 +77,17 @@ void HeaderMap::release() {
   bytes_ = 0;
   if (slots_.capacity() == 0) return;
   SlotPool* p = pool();
-  if (p != nullptr && p->free.size() < kPoolMax && slots_.capacity() <= kPoolMaxSlots) {
+  if (p != nullptr && slots_.capacity() <= kPoolMaxSlots) {
     for (Entry& e : slots_) {
       if (e.name.capacity() > kPoolMaxString) std::string().swap(e.name);
       if (e.value.capacity() > kPoolMaxString) std::string().swap(e.value);
     }
-    p->free.push_back(std::move(slots_));
+    size_t n = footprint(slots_);
+    if (p->bytes + n <= kPoolMaxBytes) {
+      p->free.push_back(std::move(slots_));
+      p->sizes.push_back(n);
+      p->bytes += n;
+    }
   }
   std::vector<Entry>().swap(slots_);
 }

@@ -10,6 +10,7 @@
 #include "proxy/common/strings.h"
 #include "proxy/common/thread_cache.h"
 #include "proxy/http/active_stream.h"
+#include "proxy/http/nghttp2_mem.h"
 
 namespace remora::http {
 namespace {
@@ -28,8 +29,46 @@ constexpr size_t kConnectionOutputLimit = 16 << 20;
 
 class Http2ServerConnection;
 
+// Response-body buffers of finished streams, per thread, up to 1 MiB: a stream's first DATA
+// takes one instead of allocating (hundreds of streams may be in flight on one worker).
+constexpr size_t kBodyPoolBytes = kThreadCacheEnabled ? 1 << 20 : 0;
+constexpr size_t kBodyBufferMax = 64 << 10;  // a larger buffer is freed, not kept
+struct BodyPool {
+  std::vector<std::string> free;
+  size_t bytes = 0;
+  BodyPool();
+  ~BodyPool();
+};
+enum class BodyPoolState : uint8_t { None, Alive, Gone };
+thread_local BodyPoolState t_body_pool_state = BodyPoolState::None;
+thread_local BodyPool t_body_pool;
+BodyPool::BodyPool() { t_body_pool_state = BodyPoolState::Alive; }
+BodyPool::~BodyPool() { t_body_pool_state = BodyPoolState::Gone; }
+BodyPool* bodyPool() {
+  if (t_body_pool_state == BodyPoolState::Gone) return nullptr;
+  return &t_body_pool;  // constructed on first use
+}
+void takeBodyBuffer(std::string* out) {
+  BodyPool* p = bodyPool();
+  if (p == nullptr || p->free.empty()) return;
+  *out = std::move(p->free.back());
+  p->free.pop_back();
+  p->bytes -= out->capacity();
+}
+void recycleBodyBuffer(std::string* buf) {
+  constexpr size_t kInline = std::string().capacity();
+  size_t cap = buf->capacity();
+  if (cap <= kInline || cap > kBodyBufferMax) return;
+  BodyPool* p = bodyPool();
+  if (p == nullptr || p->bytes + cap > kBodyPoolBytes) return;
+  buf->clear();
+  p->bytes += cap;
+  p->free.push_back(std::move(*buf));
+}
+
 struct H2Stream : public ResponseEncoder, public ThreadCached<H2Stream> {
   H2Stream(Http2ServerConnection& c, int32_t stream_id) : conn(c), id(stream_id) {}
+  ~H2Stream() override { recycleBodyBuffer(&out); }
 
   // --- ResponseEncoder ---
   void encodeHeaders(ResponseHeaders& headers, bool end_stream) override;
@@ -97,7 +136,7 @@ class Http2ServerConnection : public server::Session,
     nghttp2_option_set_max_outbound_ack(opt, kMaxOutboundControlFrames);
     nghttp2_option_set_max_continuations(opt, kMaxContinuations);
     nghttp2_option_set_max_settings(opt, 32);
-    nghttp2_session_server_new2(&session_, cb, this, opt);
+    nghttp2_session_server_new3(&session_, cb, this, opt, nghttp2Allocator());
     nghttp2_option_del(opt);
     nghttp2_session_callbacks_del(cb);
 
@@ -591,6 +630,7 @@ void H2Stream::encodeHeaders(ResponseHeaders& headers, bool end_stream) {
 }
 
 void H2Stream::encodeData(std::string_view data, bool end_stream) {
+  if (out.empty() && out.capacity() < data.size()) takeBodyBuffer(&out);
   out.append(data);
   conn.addPendingOutput(static_cast<ptrdiff_t>(data.size()));
   if (end_stream) out_end = true;

@@ -10,6 +10,7 @@
 #include "proxy/common/strings.h"
 #include "proxy/common/thread_cache.h"
 #include "proxy/event/timer.h"
+#include "proxy/http/nghttp2_mem.h"
 #include "proxy/net/connection.h"
 
 namespace remora::upstream {
@@ -345,7 +346,7 @@ H2Connection::H2Connection(Http2Pool& pool, net::Connection* conn, net::Address 
   nghttp2_option_set_no_auto_window_update(opt, 1);
   nghttp2_option_set_max_outbound_ack(opt, 1000);
   nghttp2_option_set_max_continuations(opt, 8);
-  nghttp2_session_client_new2(&session_, cb, this, opt);
+  nghttp2_session_client_new3(&session_, cb, this, opt, http::nghttp2Allocator());
   nghttp2_option_del(opt);
   nghttp2_session_callbacks_del(cb);
   const auto& cc = pool_.cluster().config();
