@@ -18,6 +18,35 @@ inline constexpr bool kThreadCacheEnabled = false;
 inline constexpr bool kThreadCacheEnabled = true;
 #endif
 
+// One T per thread, made on the thread's first get() and destroyed at its exit; get() returns
+// null from then on, so memory freed late (by an object that outlives the thread's pools) goes
+// to the allocator instead of into a destroyed pool. The per-thread caches below all use it.
+template <typename T>
+class PerThread {
+ public:
+  static T* get() {
+    if (state() == State::Gone) return nullptr;
+    return &holder().value;
+  }
+
+ private:
+  enum class State : unsigned char { None, Alive, Gone };
+  // Trivially destructible: still readable after the holder is gone.
+  static State& state() {
+    static thread_local State s = State::None;
+    return s;
+  }
+  struct Holder {
+    T value;
+    Holder() { state() = State::Alive; }
+    ~Holder() { state() = State::Gone; }
+  };
+  static Holder& holder() {
+    static thread_local Holder h;
+    return h;
+  }
+};
+
 template <typename T, size_t kMax = 512>
 class ThreadCached {
  public:
@@ -59,13 +88,10 @@ class ThreadCached {
   struct Node {
     Node* next;
   };
-  enum class State : unsigned char { None, Alive, Gone };
   struct List {
     Node* head = nullptr;
     size_t count = 0;
-    List() { state() = State::Alive; }
     ~List() {
-      state() = State::Gone;
       while (head != nullptr) {
         Node* n = head;
         head = n->next;
@@ -73,16 +99,8 @@ class ThreadCached {
       }
     }
   };
-  static State& state() {
-    static thread_local State s = State::None;
-    return s;
-  }
   // Null once the thread's list is destroyed (at thread exit): blocks go to the allocator then.
-  static List* threadList() {
-    static thread_local List list;  // made on the first use in the thread
-    if (state() == State::Gone) return nullptr;
-    return &list;
-  }
+  static List* threadList() { return PerThread<List>::get(); }
 };
 
 }  // namespace remora

@@ -31,30 +31,14 @@ struct SlotPool {
   std::vector<std::vector<HeaderMap::Entry>> free;
   std::vector<size_t> sizes;  // footprint of each storage in `free`
   size_t bytes = 0;
-  SlotPool();
-  ~SlotPool();
-};
-// This thread's pool: not made yet, alive, or destroyed (at thread exit; a map that outlives
-// it frees its own storage).
-enum class PoolState : uint8_t { None, Alive, Gone };
-thread_local PoolState t_pool_state = PoolState::None;
-thread_local SlotPool t_pool;
-
-SlotPool::SlotPool() {
-  free.reserve(256);
-  sizes.reserve(256);
-  t_pool_state = PoolState::Alive;
-}
-SlotPool::~SlotPool() { t_pool_state = PoolState::Gone; }
-
-SlotPool* pool() {
-  if (t_pool_state == PoolState::Alive) return &t_pool;
-  if (t_pool_state == PoolState::None) {
-    SlotPool* p = &t_pool;  // constructs it
-    return p;
+  SlotPool() {
+    free.reserve(256);
+    sizes.reserve(256);
   }
-  return nullptr;
-}
+};
+// This thread's pool; null after the thread's exit (a map that outlives it frees its own
+// storage).
+SlotPool* pool() { return PerThread<SlotPool>::get(); }
 
 std::vector<HeaderMap::Entry> takeStorage() {
   SlotPool* p = pool();

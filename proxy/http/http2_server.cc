@@ -36,18 +36,8 @@ constexpr size_t kBodyBufferMax = 64 << 10;  // a larger buffer is freed, not ke
 struct BodyPool {
   std::vector<std::string> free;
   size_t bytes = 0;
-  BodyPool();
-  ~BodyPool();
 };
-enum class BodyPoolState : uint8_t { None, Alive, Gone };
-thread_local BodyPoolState t_body_pool_state = BodyPoolState::None;
-thread_local BodyPool t_body_pool;
-BodyPool::BodyPool() { t_body_pool_state = BodyPoolState::Alive; }
-BodyPool::~BodyPool() { t_body_pool_state = BodyPoolState::Gone; }
-BodyPool* bodyPool() {
-  if (t_body_pool_state == BodyPoolState::Gone) return nullptr;
-  return &t_body_pool;  // constructed on first use
-}
+BodyPool* bodyPool() { return PerThread<BodyPool>::get(); }
 void takeBodyBuffer(std::string* out) {
   BodyPool* p = bodyPool();
   if (p == nullptr || p->free.empty()) return;

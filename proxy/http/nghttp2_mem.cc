@@ -31,29 +31,18 @@ struct FreeBlock {
 struct Lists {
   FreeBlock* head[kClasses] = {};
   size_t bytes = 0;
-  Lists();
-  ~Lists();
-};
-enum class ListsState : uint8_t { None, Alive, Gone };
-thread_local ListsState t_state = ListsState::None;
-thread_local Lists t_lists;
-
-Lists::Lists() { t_state = ListsState::Alive; }
-Lists::~Lists() {
-  t_state = ListsState::Gone;
-  for (FreeBlock*& h : head) {
-    while (h != nullptr) {
-      FreeBlock* next = h->next;
-      std::free(reinterpret_cast<Header*>(h) - 1);
-      h = next;
+  ~Lists() {
+    for (FreeBlock*& h : head) {
+      while (h != nullptr) {
+        FreeBlock* next = h->next;
+        std::free(reinterpret_cast<Header*>(h) - 1);
+        h = next;
+      }
     }
   }
-}
-
-Lists* lists() {
-  if (t_state == ListsState::Gone) return nullptr;
-  return &t_lists;  // made on first use in the thread
-}
+};
+// Null after the thread's exit: blocks freed then go to the allocator.
+Lists* lists() { return PerThread<Lists>::get(); }
 
 int classOf(size_t size) {
   for (int c = 0; c < kClasses; ++c) {

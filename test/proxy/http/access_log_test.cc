@@ -144,6 +144,15 @@ TEST_CASE("access log: JSON lines keep numbers numeric, absent values null, text
 
 // --- Buffers and writers ---
 
+std::shared_ptr<AccessLog> textLog(const std::string& path, const std::string& format) {
+  config::AccessLogConfig c;
+  c.path = path;
+  c.text_format = format;
+  auto log = AccessLog::create(c);
+  REQUIRE(log.ok());
+  return *log;
+}
+
 std::string slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream ss;
@@ -171,57 +180,47 @@ TEST_CASE("access log: lines wait in the worker's buffer until the flush interva
           "[http][access_log]") {
   TempDir tmp;
   std::string path = tmp.file("access.log");
-  config::AccessLogConfig c;
-  c.path = path;
-  c.text_format = "%REQ(:PATH)%\n";
-  auto log = AccessLog::create(c);
-  REQUIRE(log.ok());
+  auto log = textLog(path, "%REQ(:PATH)%\n");
   LoopFixture f;
   f.buffers->setFlushInterval(50);
   uint64_t by_timer = fileSystemStats().flushed_by_timer.load();
   Request r;
   for (int i = 0; i < 3; ++i) {
     r.req.path = cat("/", i);
-    (*log)->log(*f.buffers, r.req, r.info);
+    log->log(*f.buffers, r.req, r.info);
   }
-  (*log)->file()->sync();
+  log->file()->sync();
   CHECK(slurp(path).empty());  // not handed over yet: no write per request
   f.runUntil([&] { return fileSystemStats().flushed_by_timer.load() > by_timer; });
-  (*log)->file()->sync();
+  log->file()->sync();
   CHECK(slurp(path) == "/0\n/1\n/2\n");
   // The same path is the same file (one writer, one descriptor).
-  auto again = AccessLog::create(c);
-  REQUIRE(again.ok());
-  CHECK((*again)->file() == (*log)->file());
+  CHECK(textLog(path, "%REQ(:PATH)%\n")->file() == log->file());
 }
 
 TEST_CASE("access log: 64 KiB of lines go to the writer without waiting for the timer",
           "[http][access_log]") {
   TempDir tmp;
   std::string path = tmp.file("access.log");
-  config::AccessLogConfig c;
-  c.path = path;
-  c.text_format = "%REQ(:PATH)%\n";
-  auto log = AccessLog::create(c);
-  REQUIRE(log.ok());
+  auto log = textLog(path, "%REQ(:PATH)%\n");
   LoopFixture f;
   f.buffers->setFlushInterval(3600 * 1000);
   Request r;
   r.req.path = "/" + std::string(98, 'p');  // 100-byte lines
   size_t lines = AccessLogBuffers::kFlushBytes / 100 + 1;
-  for (size_t i = 0; i < lines; ++i) (*log)->log(*f.buffers, r.req, r.info);
-  (*log)->file()->sync();
+  for (size_t i = 0; i < lines; ++i) log->log(*f.buffers, r.req, r.info);
+  log->file()->sync();
   CHECK(slurp(path).size() == lines * 100);
   // One more line stays buffered until the worker closes its buffers.
-  (*log)->log(*f.buffers, r.req, r.info);
-  (*log)->file()->sync();
+  log->log(*f.buffers, r.req, r.info);
+  log->file()->sync();
   CHECK(slurp(path).size() == lines * 100);
   f.buffers->close();
-  (*log)->file()->sync();
+  log->file()->sync();
   CHECK(slurp(path).size() == (lines + 1) * 100);
   // After close, a line is handed over at once.
-  (*log)->log(*f.buffers, r.req, r.info);
-  (*log)->file()->sync();
+  log->log(*f.buffers, r.req, r.info);
+  log->file()->sync();
   CHECK(slurp(path).size() == (lines + 2) * 100);
 }
 
@@ -229,24 +228,20 @@ TEST_CASE("access log: /reopen_logs after a rename-style rotation writes to the 
           "[http][access_log]") {
   TempDir tmp;
   std::string path = tmp.file("access.log");
-  config::AccessLogConfig c;
-  c.path = path;
-  c.text_format = "%REQ(:PATH)%\n";
-  auto log = AccessLog::create(c);
-  REQUIRE(log.ok());
+  auto log = textLog(path, "%REQ(:PATH)%\n");
   LoopFixture f;
   Request r;
   r.req.path = "/before";
-  (*log)->log(*f.buffers, r.req, r.info);
+  log->log(*f.buffers, r.req, r.info);
   f.buffers->flush();
-  (*log)->file()->sync();
+  log->file()->sync();
   // logrotate without copytruncate: the file is renamed, the proxy told to reopen.
   REQUIRE(std::rename(path.c_str(), tmp.file("access.log.1").c_str()) == 0);
   AccessLogFile::reopenAll();
   r.req.path = "/after";
-  (*log)->log(*f.buffers, r.req, r.info);
+  log->log(*f.buffers, r.req, r.info);
   f.buffers->flush();
-  (*log)->file()->sync();
+  log->file()->sync();
   CHECK(slurp(tmp.file("access.log.1")) == "/before\n");
   CHECK(slurp(path) == "/after\n");
   // A path that cannot be opened again: counted, and the old file goes on taking lines.
@@ -256,9 +251,9 @@ TEST_CASE("access log: /reopen_logs after a rename-style rotation writes to the 
   std::filesystem::create_directory(path);  // the path is a directory now
   AccessLogFile::reopenAll();
   r.req.path = "/still";
-  (*log)->log(*f.buffers, r.req, r.info);
+  log->log(*f.buffers, r.req, r.info);
   f.buffers->flush();
-  (*log)->file()->sync();
+  log->file()->sync();
   CHECK(fileSystemStats().reopen_failed.load() == failed + 1);
   CHECK(slurp(tmp.file("moved.log")) == "/after\n/still\n");
 }
@@ -267,10 +262,7 @@ TEST_CASE("access log: four workers at once, every line whole and in its worker'
           "[http][access_log]") {
   TempDir tmp;
   std::string path = tmp.file("access.log");
-  config::AccessLogConfig c;
-  c.path = path;
-  c.text_format = "%REQ(:AUTHORITY)% %REQ(:PATH)%\n";
-  std::shared_ptr<AccessLog> log = *AccessLog::create(c);
+  std::shared_ptr<AccessLog> log = textLog(path, "%REQ(:AUTHORITY)% %REQ(:PATH)%\n");
   constexpr int kWorkers = 4, kLines = 20000;
   std::vector<std::thread> threads;
   for (int w = 0; w < kWorkers; ++w) {
