@@ -8,7 +8,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <charconv>
 #include <cstring>
 #include <ctime>
 #include <map>
@@ -65,13 +64,6 @@ std::string responseFlagsString(uint32_t flags) {
 }
 
 namespace {
-
-template <typename T>
-void appendNumber(std::string* out, T v) {
-  char buf[24];
-  auto r = std::to_chars(buf, buf + sizeof(buf), v);
-  out->append(buf, r.ptr);
-}
 
 // "2026-11-27T18:02:57.123Z". The text up to the seconds is kept per thread and made again
 // only when the second changes.
@@ -308,7 +300,7 @@ void LogFormat::renderValue(Op op, std::string_view header, const RequestHeaders
       out->append(info.protocol);
       break;
     case Op::ResponseCode:
-      appendNumber(out, info.response_code);
+      append(out, info.response_code);
       break;
     case Op::ResponseFlags:
       appendResponseFlags(out, info.flags);
@@ -317,15 +309,14 @@ void LogFormat::renderValue(Op op, std::string_view header, const RequestHeaders
       out->append(info.response_code_details);
       break;
     case Op::BytesReceived:
-      appendNumber(out, info.bytes_received);
+      append(out, info.bytes_received);
       break;
     case Op::BytesSent:
-      appendNumber(out, info.bytes_sent);
+      append(out, info.bytes_sent);
       break;
     case Op::Duration:
-      appendNumber(out, info.end_mono_ms >= info.start_mono_ms
-                            ? info.end_mono_ms - info.start_mono_ms
-                            : uint64_t{0});
+      append(out, info.end_mono_ms >= info.start_mono_ms ? info.end_mono_ms - info.start_mono_ms
+                                                         : uint64_t{0});
       break;
     case Op::UpstreamHost:
       if (info.upstream_host) out->append(info.upstream_host->toString());
@@ -349,7 +340,7 @@ void LogFormat::renderValue(Op op, std::string_view header, const RequestHeaders
       out->append(info.route_name);
       break;
     case Op::UpstreamRequestAttemptCount:
-      appendNumber(out, info.attempts);
+      append(out, info.attempts);
       break;
     case Op::Hostname:
       out->append(hostname());
