@@ -10,6 +10,7 @@
 #include "filters/registry.h"
 #include "proxy/common/log.h"
 #include "proxy/common/strings.h"
+#include "proxy/http/access_log.h"
 #include "proxy/net/socket.h"
 #include "proxy/server/options.h"
 #include "proxy/server/server.h"
@@ -47,9 +48,7 @@ int runValidation(const remora::server::Options& o) {
   return report.ok() ? 0 : 1;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int runProxy(int argc, char** argv) {
   using namespace remora;
   auto options = server::parseOptions(argc, argv);
   if (!options.ok()) {
@@ -190,4 +189,15 @@ int main(int argc, char** argv) {
     });
   }
   return server.run();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int rc = runProxy(argc, argv);
+  // Access log writers let go of on the way out finish their queues before the process ends.
+  if (size_t left = remora::http::AccessLogFile::awaitRetired(); left > 0) {
+    REMORA_LOG(Warn, "%zu access log writer(s) still busy after 10 s; exiting without them", left);
+  }
+  return rc;
 }

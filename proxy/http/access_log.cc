@@ -524,8 +524,20 @@ namespace {
 
 std::mutex g_files_mu;
 std::map<std::string, std::weak_ptr<AccessLogFile>>& openFiles() {
-  static std::map<std::string, std::weak_ptr<AccessLogFile>> files;
-  return files;
+  static auto* files = new std::map<std::string, std::weak_ptr<AccessLogFile>>;  // never freed:
+  return *files;  // a retired writer may still use it while statics are destroyed
+}
+
+// Writers whose file was let go and that are still writing what was queued (never freed, like
+// the map above).
+struct Retiring {
+  std::mutex mu;
+  std::condition_variable done;
+  size_t count = 0;
+};
+Retiring& retiring() {
+  static auto* r = new Retiring;
+  return *r;
 }
 
 }  // namespace
@@ -548,7 +560,7 @@ absl::StatusOr<std::shared_ptr<AccessLogFile>> AccessLogFile::open(const std::st
     }
     own = true;
   }
-  std::shared_ptr<AccessLogFile> file(new AccessLogFile(path, fd, own));
+  std::shared_ptr<AccessLogFile> file(new AccessLogFile(path, fd, own), &AccessLogFile::release);
   slot = file;
   return file;
 }
@@ -563,20 +575,41 @@ AccessLogFile::AccessLogFile(std::string path, int fd, bool own_fd)
   thread_ = std::thread([this] {
     log::setThreadName("access_log");
     run();
+    // Stopped (release()) and everything queued is written or given up on.
+    delete this;
+    Retiring& r = retiring();
+    std::lock_guard<std::mutex> lock(r.mu);
+    if (--r.count == 0) r.done.notify_all();
   });
 }
 
-AccessLogFile::~AccessLogFile() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stop_ = true;
-  }
-  wake_.notify_one();
-  thread_.join();
+AccessLogFile::~AccessLogFile() {  // on the writer's own thread, which is detached
   if (own_fd_) ::close(fd_);
-  std::lock_guard<std::mutex> lock(g_files_mu);
-  auto it = openFiles().find(path_);
-  if (it != openFiles().end() && it->second.expired()) openFiles().erase(it);
+}
+
+// Runs where the last reference went away, possibly a worker: it must not wait for the disk or
+// a stuck pipe. The writer is told to stop and finishes, and frees the file, on its own.
+void AccessLogFile::release(AccessLogFile* file) {
+  {
+    std::lock_guard<std::mutex> lock(g_files_mu);
+    auto it = openFiles().find(file->path_);
+    if (it != openFiles().end() && it->second.expired()) openFiles().erase(it);
+  }
+  {
+    std::lock_guard<std::mutex> lock(retiring().mu);
+    ++retiring().count;
+  }
+  file->thread_.detach();  // before stop_: once stopped, the writer may free `file` at any time
+  std::lock_guard<std::mutex> lock(file->mu_);
+  file->stop_ = true;
+  file->wake_.notify_one();  // under the lock: `file` is not touched after it is released
+}
+
+size_t AccessLogFile::awaitRetired(uint64_t max_ms) {
+  Retiring& r = retiring();
+  std::unique_lock<std::mutex> lock(r.mu);
+  r.done.wait_for(lock, std::chrono::milliseconds(max_ms), [&] { return r.count == 0; });
+  return r.count;
 }
 
 std::string AccessLogFile::submit(std::string&& batch, bool by_timer) {

@@ -128,9 +128,10 @@ class AccessLog {
 // every access log naming it; lines from different workers arrive in whole batches.
 class AccessLogFile {
  public:
+  // The last reference may go away on any thread, a worker's too, and that thread does not
+  // wait: the writer finishes what is queued on its own (waiting up to a second for a pipe that
+  // does not drain), closes the file and frees itself. awaitRetired() waits for those writers.
   static absl::StatusOr<std::shared_ptr<AccessLogFile>> open(const std::string& path);
-  // Writes what is queued (waiting up to a second for a pipe that does not drain), then stops.
-  ~AccessLogFile();
   AccessLogFile(const AccessLogFile&) = delete;
   AccessLogFile& operator=(const AccessLogFile&) = delete;
 
@@ -144,12 +145,17 @@ class AccessLogFile {
   // Every open log file is closed and opened again by its path before its next write (admin
   // /reopen_logs, after a rotation that renamed the files). stdout and stderr stay as they are.
   static void reopenAll();
+  // Waits until every writer whose file was let go has finished (process exit, tests), at most
+  // `max_ms`; returns how many are still running.
+  static size_t awaitRetired(uint64_t max_ms = 10000);
   const std::string& path() const { return path_; }
 
   static constexpr size_t kMaxQueuedBytes = 16 << 20;
 
  private:
   AccessLogFile(std::string path, int fd, bool own_fd);
+  ~AccessLogFile();
+  static void release(AccessLogFile* file);  // the shared_ptr's deleter
   void run();
   bool writeAll(std::string_view data);
 

@@ -355,8 +355,48 @@ TEST_CASE("access log: shutdown does not hang on a pipe nobody reads", "[http][a
     auto file = AccessLogFile::open(fifo);
     REQUIRE(file.ok());
     for (int b = 0; b < 40; ++b) (*file)->submit(std::string(64 * 1024, 'x'), false);
-  }  // the destructor gives up on the stuck pipe instead of waiting for it forever
+  }  // the writer gives up on the stuck pipe instead of waiting for it forever
+  CHECK(AccessLogFile::awaitRetired() == 0);
   CHECK(fileSystemStats().write_failed.load() > failed0);
+  ::close(reader);
+}
+
+TEST_CASE("access log: letting go of a file never waits for its writer", "[http][access_log]") {
+  // The last reference can go away on a worker (a configuration that named the file was
+  // replaced). That must not hold the worker while the writer drains: with a reader that is
+  // not reading yet, a release that waited would sit out the writer's one-second give-up and
+  // lose the lines. Here the release returns while the writer is still stuck, the reader then
+  // takes everything, and the writer finishes and frees itself.
+  REQUIRE(AccessLogFile::awaitRetired() == 0);  // earlier tests' writers are done
+  TempDir tmp;
+  std::string fifo = tmp.file("log.fifo");
+  REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
+  int reader = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK);
+  REQUIRE(reader >= 0);
+  uint64_t completed0 = fileSystemStats().write_completed.load();
+  uint64_t failed0 = fileSystemStats().write_failed.load();
+  const size_t total = 8 * 64 * 1024;  // eight times what the pipe holds
+  {
+    auto file = AccessLogFile::open(fifo);
+    REQUIRE(file.ok());
+    for (int b = 0; b < 8; ++b) (*file)->submit(std::string(64 * 1024, 'x'), false);
+  }                                            // released here, with the pipe full
+  CHECK(AccessLogFile::awaitRetired(0) == 1);  // still writing, on its own
+  int flags = fcntl(reader, F_GETFL);
+  fcntl(reader, F_SETFL, flags & ~O_NONBLOCK);
+  size_t got = 0;
+  char buf[65536];
+  while (got < total) {
+    ssize_t n = ::read(reader, buf, sizeof(buf));
+    if (n <= 0) break;
+    got += static_cast<size_t>(n);
+  }
+  CHECK(got == total);
+  CHECK(AccessLogFile::awaitRetired() == 0);
+  CHECK(fileSystemStats().write_completed.load() - completed0 == 8);
+  CHECK(fileSystemStats().write_failed.load() == failed0);
+  // The writer closed its end: the reader sees end of file, and the path opens a new writer.
+  CHECK(::read(reader, buf, sizeof(buf)) == 0);
   ::close(reader);
 }
 
