@@ -291,10 +291,10 @@ void LogFormat::renderValue(Op op, std::string_view header, const RequestHeaders
       out->append(request.scheme);
       break;
     case Op::ReqHeader:
-      if (const std::string* v = request.headers.get(header)) out->append(*v);
+      if (const std::string_view* v = request.headers.get(header)) out->append(*v);
       break;
     case Op::RespHeader:
-      if (const std::string* v = info.response_headers.get(header)) out->append(*v);
+      if (const std::string_view* v = info.response_headers.get(header)) out->append(*v);
       break;
     case Op::Protocol:
       out->append(info.protocol);

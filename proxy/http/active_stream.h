@@ -260,7 +260,7 @@ class ActiveStream : public FilterCallbacks, public ThreadCached<ActiveStream> {
     if (c.use_remote_address) {
       if (!c.skip_xff_append) {
         std::string peer = info_.downstream_remote.ip();
-        const std::string* xff = h.get("x-forwarded-for");
+        const std::string_view* xff = h.get("x-forwarded-for");
         h.set("x-forwarded-for", xff == nullptr ? peer : cat(*xff, ", ", peer));
       }
       h.set("x-forwarded-proto", secure_ ? "https" : "http");
@@ -268,7 +268,7 @@ class ActiveStream : public FilterCallbacks, public ThreadCached<ActiveStream> {
       h.add("x-forwarded-proto", secure_ ? "https" : "http");
     }
     // x-request-id: kept when present (unless the edge does not trust it), else generated.
-    const std::string* rid = h.get("x-request-id");
+    const std::string_view* rid = h.get("x-request-id");
     bool regenerate =
         rid == nullptr || rid->empty() || (c.use_remote_address && !c.preserve_external_request_id);
     if (regenerate && c.generate_request_id) {
@@ -279,7 +279,7 @@ class ActiveStream : public FilterCallbacks, public ThreadCached<ActiveStream> {
     }
     if (rid != nullptr) info_.request_id = *rid;
     if (!c.via.empty()) {
-      const std::string* via = h.get("via");
+      const std::string_view* via = h.get("via");
       h.set("via", via == nullptr ? c.via : cat(*via, ", ", c.via));
     }
     if (request_.method == "CONNECT") {
@@ -287,7 +287,7 @@ class ActiveStream : public FilterCallbacks, public ThreadCached<ActiveStream> {
       sendLocalReply(403, "", std::nullopt, "upgrade_failed");
       return;
     }
-    if (const std::string* upgrade = h.get("upgrade"); upgrade != nullptr) {
+    if (const std::string_view* upgrade = h.get("upgrade"); upgrade != nullptr) {
       // Upgrades (websocket, h2c) need upgrade_configs, which remora does not take yet: the
       // request goes on as plain HTTP without them (Envoy does the same).
       h.remove("upgrade");

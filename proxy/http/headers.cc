@@ -2,94 +2,137 @@
 #include "proxy/http/headers.h"
 
 #include <algorithm>
+#include <cstring>
 
 namespace remora::http {
 
 namespace {
 
 // Spare header storage, per thread, bounded by the bytes it holds (1 MiB per worker): enough
-// for the storage of about 700 typical header blocks, so an HTTP/2 connection with hundreds of
-// streams in flight recycles as well as 50 HTTP/1.1 connections do. It holds at most what the
-// worker once had in use at the same time, like any allocator's cache.
+// for the storage of hundreds of typical header blocks, so an HTTP/2 connection with hundreds
+// of streams in flight recycles as well as 50 HTTP/1.1 connections do. It holds at most what
+// the worker once had in use at the same time, like any allocator's cache.
 constexpr size_t kPoolMaxBytes = kThreadCacheEnabled ? 1 << 20 : 0;
-constexpr size_t kPoolMaxSlots = 32;    // entries a kept storage may have room for
-constexpr size_t kPoolMaxString = 256;  // a longer string is freed, not kept
-constexpr size_t kInitialSlots = 16;    // typical blocks never grow past it
+constexpr size_t kPoolMaxSlots = 64;       // entries a kept storage may have room for
+constexpr size_t kPoolMaxArena = 8 << 10;  // a bigger arena is freed, not kept
+constexpr size_t kInitialSlots = 16;       // typical blocks never grow past these
+constexpr size_t kInitialArena = 1 << 10;
+constexpr size_t kInlineArena = std::string().capacity();  // no heap buffer yet
 
-// The heap bytes a storage holds: its slots and its strings' out-of-line buffers.
-size_t footprint(const std::vector<HeaderMap::Entry>& v) {
-  constexpr size_t kInline = std::string().capacity();  // the short-string buffer
-  size_t n = v.capacity() * sizeof(HeaderMap::Entry);
-  for (const HeaderMap::Entry& e : v) {
-    if (e.name.capacity() > kInline) n += e.name.capacity() + 1;
-    if (e.value.capacity() > kInline) n += e.value.capacity() + 1;
+struct Storage {
+  std::vector<HeaderMap::Entry> entries;
+  std::string arena;
+  size_t footprint() const {
+    return entries.capacity() * sizeof(HeaderMap::Entry) + arena.capacity();
   }
-  return n;
-}
+};
 
 struct SlotPool {
-  std::vector<std::vector<HeaderMap::Entry>> free;
-  std::vector<size_t> sizes;  // footprint of each storage in `free`
+  std::vector<Storage> free;
   size_t bytes = 0;
-  SlotPool() {
-    free.reserve(256);
-    sizes.reserve(256);
-  }
+  SlotPool() { free.reserve(256); }
 };
 // This thread's pool; null after the thread's exit (a map that outlives it frees its own
 // storage).
 SlotPool* pool() { return PerThread<SlotPool>::get(); }
 
-std::vector<HeaderMap::Entry> takeStorage() {
-  SlotPool* p = pool();
-  if (p != nullptr && !p->free.empty()) {
-    std::vector<HeaderMap::Entry> v = std::move(p->free.back());
-    p->free.pop_back();
-    p->bytes -= p->sizes.back();
-    p->sizes.pop_back();
-    return v;
-  }
-  std::vector<HeaderMap::Entry> v;
-  v.reserve(kInitialSlots);
-  return v;
-}
-
 }  // namespace
 
 void HeaderMap::release() {
-  size_ = 0;
+  entries_.clear();
+  arena_.clear();
   bytes_ = 0;
-  if (slots_.capacity() == 0) return;
+  dead_ = 0;
+  if (entries_.capacity() == 0 && arena_.capacity() <= kInlineArena) return;
   SlotPool* p = pool();
-  if (p != nullptr && slots_.capacity() <= kPoolMaxSlots) {
-    for (Entry& e : slots_) {
-      if (e.name.capacity() > kPoolMaxString) std::string().swap(e.name);
-      if (e.value.capacity() > kPoolMaxString) std::string().swap(e.value);
-    }
-    size_t n = footprint(slots_);
-    if (p->bytes + n <= kPoolMaxBytes) {
-      p->free.push_back(std::move(slots_));
-      p->sizes.push_back(n);
+  if (p != nullptr && entries_.capacity() <= kPoolMaxSlots && arena_.capacity() <= kPoolMaxArena) {
+    Storage st{std::move(entries_), std::move(arena_)};
+    size_t n = st.footprint();
+    if (p->bytes + n <= kPoolMaxBytes && st.arena.capacity() > kInlineArena) {
+      p->free.push_back(std::move(st));
       p->bytes += n;
     }
   }
-  std::vector<Entry>().swap(slots_);
+  std::vector<Entry>().swap(entries_);
+  std::string().swap(arena_);
+}
+
+void HeaderMap::reserveArena(size_t more) {
+  size_t need = arena_.size() + more;
+  if (need <= arena_.capacity() && arena_.capacity() > kInlineArena) return;
+  if (arena_.capacity() <= kInlineArena) {
+    // No storage yet (entries_ is empty too): this thread's pool has some, or a new one.
+    SlotPool* p = pool();
+    if (p != nullptr && !p->free.empty()) {
+      Storage& st = p->free.back();
+      p->bytes -= st.footprint();
+      entries_ = std::move(st.entries);
+      arena_ = std::move(st.arena);
+      p->free.pop_back();
+    } else {
+      entries_.reserve(kInitialSlots);
+      arena_.reserve(kInitialArena);
+    }
+    if (need <= arena_.capacity()) return;
+  }
+  if (dead_ * 2 >= arena_.size() && need - dead_ <= arena_.capacity()) {
+    // Half of it is removed entries: the live ones move down (they are in arena order).
+    char* base = arena_.data();
+    size_t at = 0;
+    for (Entry& e : entries_) {
+      size_t n = e.name.size() + e.value.size();
+      size_t from = static_cast<size_t>(e.name.data() - base);
+      if (from != at) std::memmove(base + at, base + from, n);
+      e = {std::string_view(base + at, e.name.size()),
+           std::string_view(base + at + e.name.size(), e.value.size())};
+      at += n;
+    }
+    arena_.resize(at);
+    dead_ = 0;
+    return;
+  }
+  size_t capacity = std::max(need - dead_, arena_.capacity() * 2);
+  if (dead_ > 0) {
+    // Growing anyway: only the live bytes come along.
+    std::string fresh;
+    fresh.reserve(capacity);
+    for (Entry& e : entries_) {
+      size_t at = fresh.size();
+      fresh.append(e.name.data(), e.name.size() + e.value.size());
+      e = {std::string_view(fresh.data() + at, e.name.size()),
+           std::string_view(fresh.data() + at + e.name.size(), e.value.size())};
+    }
+    arena_.swap(fresh);
+    dead_ = 0;
+    return;
+  }
+  const char* old = arena_.data();
+  arena_.reserve(capacity);
+  if (arena_.data() == old) return;
+  ptrdiff_t delta = arena_.data() - old;
+  for (Entry& e : entries_) {
+    e = {std::string_view(e.name.data() + delta, e.name.size()),
+         std::string_view(e.value.data() + delta, e.value.size())};
+  }
 }
 
 HeaderMap::HeaderMap(const HeaderMap& other) {
+  if (other.empty()) return;
+  reserveArena(other.bytes_);
   for (const Entry& e : other.entries()) add(e.name, e.value);
 }
 
 HeaderMap& HeaderMap::operator=(const HeaderMap& other) {
   if (this != &other) {
     clear();
+    if (!other.empty()) reserveArena(other.bytes_);
     for (const Entry& e : other.entries()) add(e.name, e.value);
   }
   return *this;
 }
 
-const std::string* HeaderMap::get(std::string_view name) const {
-  for (const auto& e : entries()) {
+const std::string_view* HeaderMap::get(std::string_view name) const {
+  for (const auto& e : entries_) {
     if (e.name == name) return &e.value;
   }
   return nullptr;
@@ -112,31 +155,32 @@ size_t HeaderMap::count(std::string_view name) const {
 }
 
 void HeaderMap::add(std::string_view name, std::string_view value) {
-  // An empty map without storage: the views cannot point into it.
-  if (slots_.capacity() == 0) slots_ = takeStorage();
-  if (size_ < slots_.size()) {
-    // A spare slot: no entry refers to it, and a view into it would be a stale one.
-    Entry& e = slots_[size_];
-    e.name.assign(name);
-    e.value.assign(value);
-  } else {
-    // Built before the vector may move, so views into this map stay valid meanwhile.
-    Entry e{std::string(name), std::string(value)};
-    slots_.push_back(std::move(e));
+  size_t n = name.size() + value.size();
+  if (arena_.size() + n > arena_.capacity() || arena_.capacity() <= kInlineArena) {
+    if (inArena(name) || inArena(value)) {
+      // The arena is about to move or be compacted under the views: copied first (rare).
+      std::string copy;
+      copy.reserve(n);
+      copy.append(name).append(value);
+      reserveArena(n);
+      add(std::string_view(copy.data(), name.size()),
+          std::string_view(copy.data() + name.size(), value.size()));
+      return;
+    }
+    reserveArena(n);
   }
-  bytes_ += name.size() + value.size();
-  ++size_;
+  size_t at = arena_.size();
+  arena_.append(name).append(value);
+  const char* base = arena_.data() + at;
+  entries_.push_back(
+      {std::string_view(base, name.size()), std::string_view(base + name.size(), value.size())});
+  bytes_ += n;
 }
 
 void HeaderMap::set(std::string_view name, std::string_view value) {
-  if (remove(name) == 0) {
-    add(name, value);
-    return;
-  }
-  // The removed entries sit past size_; the views may point into them, and add() reuses the
-  // first: so the value is kept whole before the slot is rewritten.
-  std::string copy(value);
-  add(name, copy);
+  // Removed entries keep their bytes in the arena, so views into them stay good for add().
+  remove(name);
+  add(name, value);
 }
 
 size_t HeaderMap::remove(std::string_view name) {

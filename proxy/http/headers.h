@@ -15,40 +15,52 @@
 
 namespace remora::http {
 
-// Storage is recycled: removing or clearing entries keeps their strings (and capacity) for the
-// next add, and a map's storage goes back to a per-thread pool when the map dies, to be taken
-// by the next map that needs one. A request and its response then cost no allocation once a
-// worker is warm, and no idle connection holds header storage.
+// A header block's bytes live in one contiguous buffer (the arena) and its entries are views
+// into it: adding a header is one append and one small record, and a whole block sits in a few
+// cache lines instead of a string object (and often a heap block) per name and per value.
+// Removed entries leave their bytes behind until the map is cleared, or until the arena would
+// have to grow and at least half of it is dead, when it is compacted.
+//
+// Storage is recycled: a map's arena and entry array go back to a per-thread pool when the map
+// dies, to be taken by the next map that needs one. A request and its response then cost no
+// allocation once a worker is warm, and no idle connection holds header storage.
 // Sanitizer builds pool nothing (kThreadCacheEnabled), so ASan sees every use after free.
 class HeaderMap {
  public:
   struct Entry {
-    std::string name;  // lower case
-    std::string value;
+    std::string_view name;  // lower case
+    std::string_view value;
   };
 
   HeaderMap() = default;
   HeaderMap(const HeaderMap& other);
   HeaderMap& operator=(const HeaderMap& other);
   HeaderMap(HeaderMap&& other) noexcept
-      : slots_(std::move(other.slots_)), size_(other.size_), bytes_(other.bytes_) {
-    other.slots_.clear();
-    other.size_ = 0;
+      : entries_(std::move(other.entries_)),
+        arena_(std::move(other.arena_)),
+        bytes_(other.bytes_),
+        dead_(other.dead_) {
+    other.entries_.clear();
+    other.arena_.clear();
     other.bytes_ = 0;
+    other.dead_ = 0;
   }
   HeaderMap& operator=(HeaderMap&& other) noexcept {
-    // Swapped: our old storage stays with `other` (emptied), to be reused or pooled there.
-    slots_.swap(other.slots_);
-    size_ = other.size_;
-    bytes_ = other.bytes_;
-    other.size_ = 0;
-    other.bytes_ = 0;
+    if (this != &other) {
+      // Swapped: our old storage stays with `other` (emptied), to be reused or pooled there.
+      entries_.swap(other.entries_);
+      arena_.swap(other.arena_);
+      bytes_ = other.bytes_;
+      dead_ = other.dead_;
+      other.clear();
+    }
     return *this;
   }
   ~HeaderMap() { release(); }
 
-  // The first value of `name` (lower case), or nullptr.
-  const std::string* get(std::string_view name) const;
+  // The first value of `name` (lower case), or nullptr. The view stays valid until the map
+  // is next changed.
+  const std::string_view* get(std::string_view name) const;
   // All values of `name`, joined with ", " (RFC 9110 5.3); empty if absent.
   std::string getJoined(std::string_view name) const;
   bool has(std::string_view name) const { return get(name) != nullptr; }
@@ -56,36 +68,37 @@ class HeaderMap {
 
   // Adds an entry (name must be lower case). The views may point into this map.
   void add(std::string_view name, std::string_view value);
-  // Replaces every entry of `name` with one, at the end. `value` may point into this map;
-  // `name` must not (entries move while the old ones are removed).
+  // Replaces every entry of `name` with one, at the end. The views may point into this map.
   void set(std::string_view name, std::string_view value);
-  // Removes every entry of `name` (not a view into this map); returns how many went.
+  // Removes every entry of `name` (a view into this map is fine); returns how many went.
   size_t remove(std::string_view name);
   template <typename Pred>
   size_t removeIf(Pred pred) {
-    // A stable partition by swaps: the removed entries end up past size_, strings kept.
     size_t kept = 0;
-    for (size_t i = 0; i < size_; ++i) {
-      Entry& e = slots_[i];
-      if (pred(static_cast<const Entry&>(e))) {
+    for (size_t i = 0; i < entries_.size(); ++i) {
+      const Entry& e = entries_[i];
+      if (pred(e)) {
         bytes_ -= e.name.size() + e.value.size();
+        dead_ += e.name.size() + e.value.size();
         continue;
       }
-      if (kept != i) std::swap(slots_[kept], e);
+      if (kept != i) entries_[kept] = e;
       ++kept;
     }
-    size_t removed = size_ - kept;
-    size_ = kept;
+    size_t removed = entries_.size() - kept;
+    entries_.resize(kept);
     return removed;
   }
   void clear() {
-    size_ = 0;
+    entries_.clear();
+    arena_.clear();
     bytes_ = 0;
+    dead_ = 0;
   }
 
-  std::span<const Entry> entries() const { return {slots_.data(), size_}; }
-  size_t size() const { return size_; }
-  bool empty() const { return size_ == 0; }
+  std::span<const Entry> entries() const { return {entries_.data(), entries_.size()}; }
+  size_t size() const { return entries_.size(); }
+  bool empty() const { return entries_.empty(); }
   // Sum of name and value lengths (for the header size limit).
   size_t byteSize() const { return bytes_; }
 
@@ -93,9 +106,16 @@ class HeaderMap {
   void release();
 
  private:
-  std::vector<Entry> slots_;  // [0, size_) are the entries; the rest is spare storage
-  size_t size_ = 0;
-  size_t bytes_ = 0;
+  bool inArena(std::string_view v) const {
+    return !v.empty() && v.data() >= arena_.data() && v.data() < arena_.data() + arena_.size();
+  }
+  // Room for `more` bytes at the arena's end; entries follow the arena if it moves.
+  void reserveArena(size_t more);
+
+  std::vector<Entry> entries_;
+  std::string arena_;  // every entry's name and value, and dead bytes of removed ones
+  size_t bytes_ = 0;   // live bytes
+  size_t dead_ = 0;    // bytes of removed entries still in the arena
 };
 
 struct RequestHeaders {

@@ -222,7 +222,7 @@ int Http1Parser::finishRequestHead() {
   if (r.http_minor >= 1 && !host_seen_ && r.method != "CONNECT") {
     return fail(400, "http1.missing_host: HTTP/1.1 request without Host");
   }
-  if (const std::string* e = r.headers.get("expect")) {
+  if (const std::string_view* e = r.headers.get("expect")) {
     expect_continue_ = equalsIgnoreCase(*e, "100-continue");
   }
   return 0;

@@ -104,7 +104,7 @@ std::optional<std::string_view> headerValue(const RequestHeaders& r, std::string
     if (v.empty()) return std::nullopt;
     return v;
   }
-  const std::string* first = nullptr;
+  const std::string_view* first = nullptr;
   bool several = false;
   for (const auto& e : r.headers.entries()) {
     if (e.name != name) continue;
@@ -133,7 +133,7 @@ std::string_view firstValue(const RequestHeaders& r, std::string_view name) {
     std::string unused;
     return headerValue(r, name, unused).value_or(std::string_view());
   }
-  const std::string* v = r.headers.get(name);
+  const std::string_view* v = r.headers.get(name);
   return v == nullptr ? std::string_view() : std::string_view(*v);
 }
 
@@ -156,7 +156,7 @@ std::optional<std::string_view> firstQueryValue(std::string_view query, std::str
 
 // Grpc::Common::hasGrpcContentType: exactly application/grpc, or application/grpc+<codec>.
 bool isGrpc(const RequestHeaders& r) {
-  const std::string* ct = r.headers.get("content-type");
+  const std::string_view* ct = r.headers.get("content-type");
   if (ct == nullptr) return false;
   constexpr std::string_view kGrpc = "application/grpc";
   std::string_view v = *ct;
@@ -384,7 +384,7 @@ std::string Route::redirectLocation(const RequestHeaders& r, bool https_downstre
     }
     if (!host.empty() && host_end != std::string_view::npos) {
       std::string_view request_port = host.substr(host_end);
-      const std::string* xfp = r.headers.get("x-forwarded-proto");
+      const std::string_view* xfp = r.headers.get("x-forwarded-proto");
       std::string_view proto = xfp != nullptr ? std::string_view(*xfp) : fallback_scheme;
       bool remove_port = !port.empty();
       if (scheme != proto) {

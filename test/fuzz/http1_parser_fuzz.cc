@@ -22,7 +22,7 @@ struct Events : Http1Parser::Callbacks {
       for (unsigned char c : e.name)
         FUZZ_CHECK(remora::http::isTokenChar(c) && !(c >= 'A' && c <= 'Z'));
       for (unsigned char c : e.value) FUZZ_CHECK(c != '\r' && c != '\n' && c != 0);
-      log.push_back(e.name + ":" + e.value);
+      log.push_back(std::string(e.name).append(":").append(e.value));
     }
   }
   void onRequestHeaders(remora::http::RequestHeaders&& h, bool end) override {

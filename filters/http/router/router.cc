@@ -447,7 +447,8 @@ class Router : public http::HttpFilter,
     if (on & RetryPolicyConfig::kRetriableStatusCodes) {
       for (uint32_t c : policy_->retriable_status_codes) want = want || c == s;
     }
-    if (const std::string* g = h.headers.get("grpc-status"); g != nullptr && grpcRetriable(on, *g))
+    if (const std::string_view* g = h.headers.get("grpc-status");
+        g != nullptr && grpcRetriable(on, *g))
       want = true;
     if ((on & RetryPolicyConfig::kEnvoyRateLimited) && h.headers.has("x-envoy-ratelimited"))
       want = true;
@@ -579,7 +580,7 @@ class Router : public http::HttpFilter,
             h = xxHash64(headers.path);
           } else if (p.name == ":method") {
             h = xxHash64(headers.method);
-          } else if (const std::string* v = headers.headers.get(p.name); v != nullptr) {
+          } else if (const std::string_view* v = headers.headers.get(p.name); v != nullptr) {
             h = xxHash64(*v);
           }
           break;

@@ -3,6 +3,8 @@
 // holds.
 #include "proxy/http/headers.h"
 
+#include "proxy/common/strings.h"
+
 #include <catch2/catch.hpp>
 #include <string>
 #include <thread>
@@ -13,7 +15,7 @@ namespace {
 
 std::vector<std::string> dump(const HeaderMap& h) {
   std::vector<std::string> out;
-  for (const auto& e : h.entries()) out.push_back(e.name + ": " + e.value);
+  for (const auto& e : h.entries()) out.push_back(std::string(e.name).append(": ").append(e.value));
   return out;
 }
 
@@ -60,20 +62,54 @@ TEST_CASE("header map: views into the map itself survive add and set", "[headers
   CHECK(dump(h) == std::vector<std::string>{"short: short"});
 }
 
-TEST_CASE("header map: clear and remove keep the strings' storage for the next add", "[headers]") {
+TEST_CASE("header map: clear keeps the arena for the next adds, remove leaves bytes behind",
+          "[headers]") {
   HeaderMap h;
   h.add("x-request-id", kLong + "a");
-  const char* before = h.entries()[0].value.data();
+  const char* arena = h.entries()[0].name.data();
   h.clear();
   CHECK(h.empty());
   CHECK(h.byteSize() == 0);
   h.add("x-request-id", kLong + "b");
   CHECK(h.entries()[0].value == kLong + "b");
-  CHECK(h.entries()[0].value.data() == before);  // the same buffer, not a new one
+  CHECK(h.entries()[0].name.data() == arena);  // the same buffer, from its start
+  // A removed entry's bytes stay where they were (a view taken before is still readable) and
+  // the next entry goes after them.
+  std::string_view old = h.entries()[0].value;
   h.remove("x-request-id");
   h.add("x-other", kLong + "c");
-  CHECK(h.entries()[0].value.data() == before);
+  CHECK(old == kLong + "b");
+  CHECK(h.entries()[0].name.data() > arena);
   CHECK(dump(h) == std::vector<std::string>{"x-other: " + kLong + "c"});
+  CHECK(h.byteSize() == 7 + kLong.size() + 1);
+}
+
+TEST_CASE("header map: a header set over and over is compacted, not grown without end",
+          "[headers]") {
+  HeaderMap h;
+  h.add("first", "1");
+  h.add("keep", kLong);
+  const char* arena = h.entries()[0].name.data();
+  for (int i = 0; i < 10000; ++i) {
+    h.set("x-counter", cat(kLong, i));
+    if (i % 3 == 0) h.set("keep", *h.get("keep"));  // from its own (about to be dead) bytes
+  }
+  CHECK(dump(h) ==
+        std::vector<std::string>{"first: 1", "x-counter: " + kLong + "9999", "keep: " + kLong});
+  // 10,000 sets of 50-byte values went through an arena of about a kilobyte: compacted in
+  // place each time it filled, never reallocated.
+  CHECK(h.entries()[0].name.data() == arena);
+  CHECK(h.byteSize() == 5 + 1 + 4 + kLong.size() + 9 + kLong.size() + 4);
+
+  // Growing while dead bytes are there: only the live entries move to the bigger arena.
+  for (int i = 0; i < 200; ++i) h.add(cat("x-", i), kLong);
+  h.remove("x-counter");
+  for (int i = 200; i < 400; ++i) h.add(cat("x-", i), kLong);
+  CHECK(h.size() == 402);
+  CHECK(h.entries()[0].name == "first");
+  CHECK(*h.get("keep") == kLong);
+  for (int i = 0; i < 400; ++i) CHECK(*h.get(cat("x-", i)) == kLong);
+  CHECK(h.count("x-counter") == 0);
 }
 
 TEST_CASE("header map: storage moves between maps through the pool, contents never do",
@@ -82,18 +118,19 @@ TEST_CASE("header map: storage moves between maps through the pool, contents nev
   {
     HeaderMap a;
     a.add("x-long-value", kLong + "a");
-    buffer = a.entries()[0].value.data();
+    buffer = a.entries()[0].name.data();
   }  // a's storage goes to this thread's pool
   HeaderMap b;
   CHECK(b.empty());
   b.add("k", kLong + "c");
   CHECK(dump(b) == std::vector<std::string>{"k: " + kLong + "c"});
-  if (kThreadCacheEnabled) CHECK(b.entries()[0].value.data() == buffer);  // recycled
+  if (kThreadCacheEnabled) CHECK(b.entries()[0].name.data() == buffer);  // recycled
 
-  // Copies and moves carry the entries only.
+  // Copies and moves carry the entries only; a moved map's views stay with their bytes.
   b.add("k2", "v2");
   HeaderMap c = b;
   CHECK(dump(c) == dump(b));
+  CHECK(c.entries()[0].name.data() != b.entries()[0].name.data());
   HeaderMap d;
   d.add("old", "o");
   d = std::move(c);
@@ -106,6 +143,13 @@ TEST_CASE("header map: storage moves between maps through the pool, contents nev
   CHECK(d.empty());  // NOLINT(bugprone-use-after-move)
   d = e;
   CHECK(dump(d) == dump(b));
+  // A small map (its bytes would fit in a string's inline buffer) moved and swapped around.
+  HeaderMap s1;
+  s1.add("a", "b");
+  HeaderMap s2(std::move(s1));
+  HeaderMap s3;
+  s3 = std::move(s2);
+  CHECK(dump(s3) == std::vector<std::string>{"a: b"});
 }
 
 TEST_CASE("header map: a map may die on a thread whose pool is gone or never made", "[headers]") {
