@@ -256,6 +256,12 @@ admin_get() { curl -sS --max-time 5 "http://$(cat "$work/admin")$1"; }
 # percentile is the median over the rounds. Drift on a shared machine then hits every path.
 [ "$RES" = 1 ] && ONLY+=",remora-res"
 IFS=, read -r -a paths <<<"$ONLY"
+# The paths in round R's order: as given in odd rounds, reversed in even ones, so that no path
+# always runs right after the same neighbour (or always first) and the order's effect cancels.
+in_order() {
+  local -n list=$2
+  if (($1 % 2)); then printf '%s\n' "${list[@]}"; else printf '%s\n' "${list[@]}" | tac; fi
+}
 declare -A PORT PID LAT SAT NOTE RSS0 RSS1
 for p in "${paths[@]}"; do
   if [ "$p" = direct ]; then
@@ -271,7 +277,7 @@ for p in "${paths[@]}"; do
 done
 
 for r in $(seq "$ROUNDS"); do
-  for p in "${paths[@]}"; do
+  for p in $(in_order "$r" paths); do
     echo "http.sh: round $r/$ROUNDS: $p at $RATE req/s ..." >&2
     l=$("${ON_CLIENT[@]}" "$work/http_load" "127.0.0.1:${PORT[$p]}" /1k "$RATE" "$CONNS" "$DURATION" 2) || true
     LAT[$p]+="$l"$'\n'
@@ -288,7 +294,7 @@ done
 # machine then costs every proxy alike, and the median round is reported.
 declare -A SATR
 for r in $(seq "$SAT_ROUNDS"); do
-  for p in "${paths[@]}"; do
+  for p in $(in_order "$r" paths); do
     pid=${PID[$p]:-}
     echo "http.sh: round $r/$SAT_ROUNDS: $p at saturation ..." >&2
     c0=0 c1=0
@@ -308,7 +314,7 @@ done
 # CPU at a fixed rate: the same rounds, each path in turn, with the constant-rate client.
 declare -A FIXR FIXK
 for r in $(seq "$SAT_ROUNDS"); do
-  for p in "${paths[@]}"; do
+  for p in $(in_order "$r" paths); do
     pid=${PID[$p]:-}
     [ -n "$pid" ] || continue
     echo "http.sh: round $r/$SAT_ROUNDS: $p at $CPU_RATE req/s for CPU ..." >&2
@@ -375,7 +381,7 @@ if [ "$H2" = 1 ]; then
     h2paths+=("$p")
   done
   for r in $(seq "$SAT_ROUNDS"); do
-    for p in "${h2paths[@]}"; do
+    for p in $(in_order "$r" h2paths); do
       echo "http.sh: h2 round $r/$SAT_ROUNDS: $p ..." >&2
       c0=$(cpu_ticks "${H2PID[$p]}")
       # No --warm-up-time: its CPU would be counted and its requests not (it added ~10%).
@@ -437,6 +443,19 @@ for p in "${paths[@]}"; do
   LAT_P=${LAT[$p]}
   echo "$p: rate runs: $(total ok) ok, $(total non2xx) non-2xx, $(total errors) errors, $(total late) waited for their connection; p50 by round: $(sed -n 's/.*p50_us=\([^ ]*\).*/\1/p' <<<"$LAT_P" | tr '\n' ' ')µs; saturation (median round): ${SAT[$p]};${FIXR[$p]:+ at $CPU_RATE req/s by round: $(tr '\n' ';' <<<"${FIXR[$p]%$'\n'}")}${NOTE[$p]}"
 done
+# CPU per 1,000 requests of each saturation round (a SATR entry), one per line.
+sat_cpu() { awk -v hz="$HZ" '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+  if (v["reqs"] > 0) printf "%.5f\n", v["ticks"] / hz / v["reqs"] * 1000 }' <<<"${1%$'\n'}"; }
+# paired_ratios PEER FILE_REMORA FILE_PEER: round by round, remora's CPU per request over the
+# peer's from the same round (the paths take turns, so a round's figures share the machine's
+# state); the ratios, their median, and in how many rounds remora used less or the same.
+paired_ratios() {
+  local ratios med
+  ratios=$(paste "$2" "$3" | awk '$1 > 0 && $2 > 0 { printf "%.3f\n", $1 / $2 }')
+  [ -n "$ratios" ] || return 0
+  med=$(sort -g <<<"$ratios" | awk '{ v[NR] = $1 } END { printf "%.3f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+  echo "  paired by round, remora / $1: $(tr '\n' ' ' <<<"$ratios"); median $med; remora lower or equal in $(awk '$1 <= 1' <<<"$ratios" | wc -l) of $(wc -l <<<"$ratios") rounds"
+}
 if [ -n "${ADD50[remora]:-}${CPUK[remora]:-}" ]; then
   best() {  # best MAPNAME: the lower of haproxy's and nginx's value, with the name
     local -n m=$1
@@ -459,8 +478,12 @@ if [ -n "${ADD50[remora]:-}${CPUK[remora]:-}" ]; then
   fi
   read -r b bn <<<"$(best CPUK)"
   [ -n "$b" ] && [ -n "${CPUK[remora]:-}" ] && echo "target CPU per request: remora ${CPUK[remora]} vs $bn $b CPU-s per 1,000 (ratio $(awk -v r="${CPUK[remora]}" -v b="$b" 'BEGIN { printf "%.2f", r / b }')): $(awk -v r="${CPUK[remora]}" -v b="$b" 'BEGIN { print (r <= b) ? "met" : "NOT met" }')"
+  [ -n "$b" ] && [ -n "${SATR[remora]:-}" ] &&
+    paired_ratios "$bn" <(sat_cpu "${SATR[remora]}") <(sat_cpu "${SATR[$bn]}")
   read -r b bn <<<"$(best FIXK)"
   [ -n "$b" ] && [ -n "${FIXK[remora]:-}" ] && echo "target CPU per request at $CPU_RATE req/s: remora ${FIXK[remora]} vs $bn $b CPU-s per 1,000 (ratio $(awk -v r="${FIXK[remora]}" -v b="$b" 'BEGIN { printf "%.2f", r / b }')): $(awk -v r="${FIXK[remora]}" -v b="$b" 'BEGIN { print (r <= b) ? "met" : "NOT met" }')"
+  [ -n "$b" ] && [ -n "${FIXR[remora]:-}" ] &&
+    paired_ratios "$bn" <(cut -d' ' -f1 <<<"${FIXR[remora]%$'\n'}") <(cut -d' ' -f1 <<<"${FIXR[$bn]%$'\n'}")
 fi
 if [ -n "${CPUK[remora-res]:-}" ] && [ -n "${CPUK[remora]:-}" ]; then
   echo
@@ -470,5 +493,6 @@ if [ "$H2" = 1 ]; then
   echo
   for p in remora nghttpx; do echo "h2 $p: ${H2R[$p]}"; done
   [ -n "${H2CPU[remora]:-}" ] && [ -n "${H2CPU[nghttpx]:-}" ] &&
-    echo "h2 CPU per request, remora / nghttpx: $(awk -v r="${H2CPU[remora]}" -v b="${H2CPU[nghttpx]}" 'BEGIN { printf "%.2f", r / b }')"
+    echo "h2 CPU per request, remora / nghttpx: $(awk -v r="${H2CPU[remora]}" -v b="${H2CPU[nghttpx]}" 'BEGIN { printf "%.2f", r / b }')" &&
+    paired_ratios nghttpx <(sed '/^$/d' <<<"${H2ROUNDS[remora]}" | cut -d' ' -f1) <(sed '/^$/d' <<<"${H2ROUNDS[nghttpx]}" | cut -d' ' -f1)
 fi
