@@ -160,6 +160,27 @@ std::string slurp(const std::string& path) {
   return ss.str();
 }
 
+// A FIFO at `path` with its read end open and not read yet (so writes to it fill the pipe).
+int openFifo(const std::string& path) {
+  REQUIRE(mkfifo(path.c_str(), 0600) == 0);
+  int reader = ::open(path.c_str(), O_RDONLY | O_NONBLOCK);
+  REQUIRE(reader >= 0);
+  return reader;
+}
+
+// The reader comes back: reads (blocking) until `total` bytes or end of file; the count.
+size_t readFifo(int reader, size_t total) {
+  fcntl(reader, F_SETFL, fcntl(reader, F_GETFL) & ~O_NONBLOCK);
+  size_t got = 0;
+  char buf[65536];
+  while (got < total) {
+    ssize_t n = ::read(reader, buf, sizeof(buf));
+    if (n <= 0) break;
+    got += static_cast<size_t>(n);
+  }
+  return got;
+}
+
 struct LoopFixture {
   ~LoopFixture() {
     buffers.reset();
@@ -304,9 +325,7 @@ TEST_CASE("access log: a reader that stops reading costs bounded memory and coun
           "[http][access_log]") {
   TempDir tmp;
   std::string fifo = tmp.file("log.fifo");
-  REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
-  int reader = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK);
-  REQUIRE(reader >= 0);
+  int reader = openFifo(fifo);
   uint64_t dropped0 = fileSystemStats().write_dropped.load();
   size_t accepted = 0;
   {
@@ -328,16 +347,8 @@ TEST_CASE("access log: a reader that stops reading costs bounded memory and coun
     CHECK(fileSystemStats().write_total_buffered.load() <=
           static_cast<int64_t>(AccessLogFile::kMaxQueuedBytes));
     // The reader comes back: everything accepted arrives, whole.
-    int flags = fcntl(reader, F_GETFL);
-    fcntl(reader, F_SETFL, flags & ~O_NONBLOCK);
-    size_t got = 0;
     std::thread sync([&] { (*file)->sync(); });
-    char buf[65536];
-    while (got < accepted) {
-      ssize_t n = ::read(reader, buf, sizeof(buf));
-      if (n <= 0) break;
-      got += static_cast<size_t>(n);
-    }
+    size_t got = readFifo(reader, accepted);
     sync.join();
     CHECK(got == accepted);
   }
@@ -347,9 +358,7 @@ TEST_CASE("access log: a reader that stops reading costs bounded memory and coun
 TEST_CASE("access log: shutdown does not hang on a pipe nobody reads", "[http][access_log]") {
   TempDir tmp;
   std::string fifo = tmp.file("log.fifo");
-  REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
-  int reader = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK);
-  REQUIRE(reader >= 0);
+  int reader = openFifo(fifo);
   uint64_t failed0 = fileSystemStats().write_failed.load();
   {
     auto file = AccessLogFile::open(fifo);
@@ -370,9 +379,7 @@ TEST_CASE("access log: letting go of a file never waits for its writer", "[http]
   REQUIRE(AccessLogFile::awaitRetired() == 0);  // earlier tests' writers are done
   TempDir tmp;
   std::string fifo = tmp.file("log.fifo");
-  REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
-  int reader = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK);
-  REQUIRE(reader >= 0);
+  int reader = openFifo(fifo);
   uint64_t completed0 = fileSystemStats().write_completed.load();
   uint64_t failed0 = fileSystemStats().write_failed.load();
   const size_t total = 8 * 64 * 1024;  // eight times what the pipe holds
@@ -382,21 +389,13 @@ TEST_CASE("access log: letting go of a file never waits for its writer", "[http]
     for (int b = 0; b < 8; ++b) (*file)->submit(std::string(64 * 1024, 'x'), false);
   }                                            // released here, with the pipe full
   CHECK(AccessLogFile::awaitRetired(0) == 1);  // still writing, on its own
-  int flags = fcntl(reader, F_GETFL);
-  fcntl(reader, F_SETFL, flags & ~O_NONBLOCK);
-  size_t got = 0;
-  char buf[65536];
-  while (got < total) {
-    ssize_t n = ::read(reader, buf, sizeof(buf));
-    if (n <= 0) break;
-    got += static_cast<size_t>(n);
-  }
-  CHECK(got == total);
+  CHECK(readFifo(reader, total) == total);
   CHECK(AccessLogFile::awaitRetired() == 0);
   CHECK(fileSystemStats().write_completed.load() - completed0 == 8);
   CHECK(fileSystemStats().write_failed.load() == failed0);
   // The writer closed its end: the reader sees end of file, and the path opens a new writer.
-  CHECK(::read(reader, buf, sizeof(buf)) == 0);
+  char byte;
+  CHECK(::read(reader, &byte, 1) == 0);
   ::close(reader);
 }
 
